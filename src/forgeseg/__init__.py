@@ -1,0 +1,2 @@
+"""forgeseg: copy-move forgery detection in scientific figures."""
+__version__ = "0.1.0"
