@@ -1,0 +1,19 @@
+"""Stage synth: generate the default dataset in the Kaggle layout (data/synth)."""
+
+from forgeseg.params import load_params
+from forgeseg.stage import run_main
+from forgeseg.synth import generate_dataset
+
+
+def main() -> None:
+    p = load_params()
+    s = p["synth"]
+    generate_dataset(
+        "data/synth", n=s["n"], seed=s["seed"], n_test=s["n_test"],
+        n_supplemental=s["n_supplemental"], min_side=s["min_side"], max_side=s["max_side"],
+        workers=p["base"]["workers"],
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)
