@@ -22,13 +22,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from forgeseg.atomic import write_json
 from forgeseg.errors import DataError, ParamsError
-from forgeseg.predict import NetOutput
+
+if TYPE_CHECKING:  # only a type here; importing predict would pull torch into every caller
+    from forgeseg.predict import NetOutput
 
 __all__ = [
     "METHODS",
