@@ -52,11 +52,14 @@ def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
     if not values:
         return {"n": 0, "min": None, "median": None, "max": None, "mean": None}
     arr = np.asarray(values, np.float64)
+    # Counts and pixel sizes stay integers in the JSON (2000, not 2000.0) at their extremes.
+    integral = all(isinstance(v, int | np.integer) for v in values)
+    lo, hi = (int(arr.min()), int(arr.max())) if integral else (float(arr.min()), float(arr.max()))
     return {
         "n": int(arr.size),
-        "min": round(float(arr.min()), 6),
+        "min": round(lo, 6),
         "median": round(float(np.median(arr)), 6),
-        "max": round(float(arr.max()), 6),
+        "max": round(hi, 6),
         "mean": round(float(arr.mean()), 6),
     }
 

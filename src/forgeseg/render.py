@@ -287,8 +287,9 @@ def contact_sheet_by_kind(
     real data), sorted by name. Each row holds up to ``per_kind`` forged figures and one
     authentic figure if the kind has one (more authentic ones fill a row with no forged
     figures), picked at random with ``seed``. Every figure appears as a pair of tiles: the
-    figure, then the figure with each true instance filled red, captioned with kind,
-    label, uid and the forged share of the figure. Figures are read one at a time.
+    figure, then the figure with each true instance filled red and outlined green,
+    captioned with kind, label, uid and the forged share of the figure. Figures are read
+    one at a time.
 
     Args:
         records: objects with the :class:`forgeseg.dataset.Record` fields; ``unknown``
@@ -318,7 +319,9 @@ def contact_sheet_by_kind(
             share = 100.0 * union.mean()
             small, hw = thumbnail(image, tile)
             del image  # large figures: keep only the thumbnail
-            painted = overlay(small, _shrink_masks(truth, hw), alpha=0.5)
+            small_truth = _shrink_masks(truth, hw)
+            # Fill and outline: regions of a few thumbnail pixels vanish under a fill alone.
+            painted = overlay(small, small_truth, small_truth, alpha=0.6)
             head = f"{key} | {rec.label}"
             n_inst = int(sum(bool(m.any()) for m in truth))
             detail = f"{share:.2f}% in {n_inst} inst." if rec.label == "forged" else "no forgery"
@@ -334,6 +337,6 @@ def contact_sheet_by_kind(
     sheet = contact_sheet(tiles, cols)
     title = (
         f"{n_figures} figures, {len(chosen)} kinds (seed {seed}): "
-        "each figure, then its true forged regions in red"
+        "each figure, then its true forged regions (red fill, green outline)"
     )
     return np.concatenate([_title_band(title, sheet.shape[1]), sheet], axis=0)
