@@ -1,0 +1,187 @@
+"""One generated case: an authentic figure, its forged twin and the instance masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from forgeseg.errors import ParamsError
+from forgeseg.synth.canvas import Panel
+from forgeseg.synth.compound import render_compound
+from forgeseg.synth.forge import forge
+from forgeseg.synth.kinds import ASPECT, SINGLE_KINDS, render_single
+
+__all__ = ["KINDS", "KIND_WEIGHTS", "Case", "make_case"]
+
+KINDS: tuple[str, ...] = (*SINGLE_KINDS, "compound")
+# Blots and gels are about half of the real data; compound figures are common in its test set.
+KIND_WEIGHTS: dict[str, float] = {
+    "western_blot": 0.24,
+    "gel": 0.10,
+    "fluorescence": 0.13,
+    "histology": 0.09,
+    "photo": 0.06,
+    "flow_cytometry": 0.07,
+    "chart": 0.08,
+    "compound": 0.23,
+}
+
+
+@dataclass
+class Case:
+    """A generated case.
+
+    ``forged``/``authentic``: uint8 (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA, same shape
+    and mode; ``forged`` equals ``authentic`` outside the masks before post effects.
+    ``masks``: bool (N, H, W), one channel per instance marking its source and all copies;
+    N == 0 when not forged. ``meta``: kind, mode, channels, height, width, n_instances,
+    forged_fraction, transforms, jpeg, noise, hard_negatives, instances (per instance:
+    source, source_box, copies, geometry, photometric, blur, feather, exact, cross_panel).
+    """
+
+    forged: np.ndarray | None
+    authentic: np.ndarray | None
+    masks: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _size(rng: np.random.Generator, kind: str, min_side: int, max_side: int) -> tuple[int, int]:
+    """(h, w): long side log-uniform in [min_side, max_side], kind-typical aspect ratio."""
+    long_side = float(np.exp(rng.uniform(np.log(min_side), np.log(max_side))))
+    lo, hi = ASPECT[kind]
+    aspect = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))  # width / height
+    if aspect >= 1:
+        w, h = long_side, long_side / aspect
+    else:
+        h, w = long_side, long_side * aspect
+    return (int(np.clip(round(h), min_side, max_side)), int(np.clip(round(w), min_side, max_side)))
+
+
+def _to_mode(rgb: np.ndarray, mode: str) -> np.ndarray:
+    """Per-pixel conversion of uint8 RGB (H, W, 3) to gray (H, W), RGB or RGBA (H, W, 4).
+
+    Per-pixel, so it commutes with the copy-move: a copy stays an exact copy.
+    """
+    if mode == "L":
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if mode == "RGBA":
+        return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    return rgb
+
+
+def _jpeg(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """Re-encode as JPEG at a random quality (alpha kept lossless)."""
+    quality = int(rng.integers(70, 96))
+    color = img[:, :, :3] if img.ndim == 3 else img
+    bgr = color[:, :, ::-1] if color.ndim == 3 else color
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
+        return img
+    dec = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    if dec.ndim == 3:
+        dec = dec[:, :, ::-1]
+    if img.ndim == 3 and img.shape[2] == 4:
+        dec = np.dstack([dec, img[:, :, 3]])
+    return np.ascontiguousarray(dec)
+
+
+def _check(kind: str | None, min_side: int, max_side: int) -> None:
+    if kind is not None and kind not in KINDS:
+        raise ParamsError(f"synth kind {kind!r} is not one of {', '.join(KINDS)}")
+    if min_side < 32:
+        raise ParamsError(f"synth min_side must be at least 32 px, got {min_side}")
+    if max_side < min_side:
+        raise ParamsError(f"synth max_side ({max_side}) is smaller than min_side ({min_side})")
+
+
+def make_case(
+    rng: np.random.Generator,
+    *,
+    kind: str | None = None,
+    forged: bool = True,
+    with_authentic: bool = True,
+    min_side: int = 100,
+    max_side: int = 1024,
+    post_effects: bool = True,
+) -> Case:
+    """Generate one figure (and its forged twin when ``forged``), deterministic in ``rng``.
+
+    ``kind``: one of :data:`KINDS`, or None to draw it with :data:`KIND_WEIGHTS`.
+    ``forged=False`` gives an authentic figure only (``Case.forged`` is None, N == 0).
+    ``with_authentic=False`` drops the authentic twin of a forged case (``authentic`` None).
+    ``post_effects=False`` skips what happens after the forgery (JPEG recompression, global
+    noise), so pixels under an exact copy equal the transformed source.
+    Raises :class:`forgeseg.errors.ParamsError` for an unknown kind or bad sizes.
+    """
+    _check(kind, min_side, max_side)
+    if kind is None:
+        names = list(KIND_WEIGHTS)
+        p = np.array([KIND_WEIGHTS[k] for k in names])
+        kind = str(rng.choice(names, p=p / p.sum()))
+    h, w = _size(rng, kind, min_side, max_side)
+    if kind == "compound":
+        panel, rects = render_compound(rng, h, w)
+    else:
+        panel, rects = render_single(rng, kind, h, w), [(0, 0, h, w)]
+    return _finish_case(rng, panel, rects, kind, forged, with_authentic, post_effects)
+
+
+def _finish_case(
+    rng: np.random.Generator,
+    panel: Panel,
+    rects: list,
+    kind: str,
+    forged: bool,
+    with_authentic: bool,
+    post_effects: bool,
+) -> Case:
+    h, w = panel.image.shape[:2]
+    rgb = panel.image
+    if rng.random() < 0.25:
+        # The figure itself was a JPEG once (authors paste JPEGs into figures): its blocking
+        # is shared by authentic and forged, and a copy usually breaks the 8x8 grid.
+        rgb = _jpeg(rng, rgb)
+    r = rng.random()
+    mode = (
+        ("L" if r < 0.6 else "RGBA" if r < 0.65 else "RGB")
+        if panel.gray
+        else ("L" if r < 0.06 else "RGBA" if r < 0.11 else "RGB")
+    )
+    authentic = _to_mode(rgb, mode)
+    meta: dict[str, Any] = {
+        "kind": kind,
+        "mode": mode,
+        "height": h,
+        "width": w,
+        "channels": 1 if authentic.ndim == 2 else authentic.shape[2],
+        "hard_negatives": sorted(set(panel.hard_negatives)),
+        "n_instances": 0,
+        "forged_fraction": 0.0,
+        "transforms": [],
+        "jpeg": False,
+        "noise": 0.0,
+        "instances": [],
+    }
+    if not forged:
+        return Case(None, authentic, np.zeros((0, h, w), bool), meta)
+    forged_rgb, masks, instances = forge(rng, rgb, rects, panel.objects)
+    out = _to_mode(forged_rgb, mode)
+    if post_effects:
+        if rng.random() < 0.3:
+            out = _jpeg(rng, out)
+            meta["jpeg"] = True
+        if rng.random() < 0.15:
+            sigma = round(float(rng.uniform(0.5, 2.0)), 2)
+            noisy = out.astype(np.float32) + rng.normal(0, sigma, out.shape).astype(np.float32)
+            if out.ndim == 3 and out.shape[2] == 4:
+                noisy[:, :, 3] = out[:, :, 3]
+            out = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+            meta["noise"] = sigma
+    meta["n_instances"] = len(instances)
+    meta["forged_fraction"] = round(float(masks.any(axis=0).mean()), 6)
+    meta["transforms"] = sorted({t for inst in instances for t in inst["transforms"]})
+    meta["instances"] = instances
+    return Case(out, authentic if with_authentic else None, masks, meta)

@@ -1,0 +1,95 @@
+"""Compound figures: a grid of panels with gutters, panel letters and scale bars.
+
+Test figures of the real data are often compound. Panel letters and identical scale bars
+repeat exact pixels across panels: legitimate duplicates that a detector must ignore.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from forgeseg.synth.canvas import FONT, Obj, Panel, draw_scale_bar, draw_text
+from forgeseg.synth.kinds import render_single
+
+__all__ = ["render_compound"]
+
+Rect = tuple[int, int, int, int]
+
+_MICROSCOPY = ("fluorescence", "histology")
+# Kinds inside compound figures: microscopy grids and blot + chart figures dominate.
+_PANEL_WEIGHTS = {
+    "western_blot": 0.22,
+    "gel": 0.08,
+    "fluorescence": 0.25,
+    "histology": 0.15,
+    "photo": 0.07,
+    "flow_cytometry": 0.1,
+    "chart": 0.13,
+}
+
+
+def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, list[Rect]]:
+    """A multi-panel figure of size (h, w): (Panel with uint8 RGB (h, w, 3), panel rects).
+
+    Each rect is ``(y0, x0, y1, x1)`` of one panel's pixels in the figure; the Panel's
+    objects are in figure coordinates.
+    """
+    gutter = max(2, int(min(h, w) * rng.uniform(0.01, 0.03)))
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+    if rows * cols < 2:
+        cols = 2
+    # Panels under ~40 px would be unreadable: drop rows / columns until they fit.
+    while rows > 1 and (h - gutter * (rows + 1)) / rows < 40:
+        rows -= 1
+    while cols > 1 and (w - gutter * (cols + 1)) / cols < 40:
+        cols -= 1
+    names = list(_PANEL_WEIGHTS)
+    p = np.array([_PANEL_WEIGHTS[k] for k in names])
+    same = rng.random() < 0.6
+    first = str(rng.choice(names, p=p / p.sum()))
+    img = np.full((h, w, 3), 255, np.uint8)
+    objects: list[Obj] = []
+    negs: list[str] = []
+    rects: list[Rect] = []
+    bar_seed = int(rng.integers(0, 2**31))
+    letter_scale = max(0.35, min(h, w) / 500)
+    n_micro = 0
+    grays = []
+    ch = max(1, int((h - gutter * (rows + 1)) / rows))
+    cw = max(1, int((w - gutter * (cols + 1)) / cols))
+    for r in range(rows):
+        for c in range(cols):
+            kind = first if same else str(rng.choice(names, p=p / p.sum()))
+            y0 = gutter + r * (ch + gutter)
+            x0 = gutter + c * (cw + gutter)
+            ph, pw = min(ch, h - y0), min(cw, w - x0)
+            if ph < 8 or pw < 8:
+                continue
+            panel = render_single(rng, kind, ph, pw)
+            pim = panel.image
+            if kind in _MICROSCOPY and rng.random() < 0.8:
+                # Same generator state for every panel: the bars come out pixel-identical.
+                draw_scale_bar(pim, np.random.default_rng(bar_seed))
+                n_micro += 1
+            letter = chr(ord("A") + len(rects))
+            dark = float(pim[: max(1, ph // 6), : max(1, pw // 6)].mean()) < 110
+            color = (255, 255, 255) if dark else (0, 0, 0)
+            (_, th), _ = cv2.getTextSize(letter, FONT, letter_scale, 2)
+            draw_text(pim, letter, (3, th + 3), letter_scale, color, 2)
+            img[y0 : y0 + ph, x0 : x0 + pw] = pim
+            rects.append((y0, x0, y0 + ph, x0 + pw))
+            grays.append(panel.gray)
+            negs.extend(panel.hard_negatives)
+            for o in panel.objects:
+                b = o.box
+                objects.append(Obj((b[0] + y0, b[1] + x0, b[2] + y0, b[3] + x0), o.name, o.mask))
+    if not rects:
+        panel = render_single(rng, first, h, w)
+        return Panel(panel.image, "compound", panel.objects, panel.hard_negatives, panel.gray), [
+            (0, 0, h, w)
+        ]
+    negs.append("panel_letters")
+    if n_micro >= 2:
+        negs.append("scale_bars")
+    return Panel(img, "compound", objects, sorted(set(negs)), all(grays)), rects

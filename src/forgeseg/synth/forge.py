@@ -1,0 +1,374 @@
+"""Copy-move forgery: copy a region of a figure and paste it elsewhere in the same figure.
+
+What is copied mirrors what happens in papers: an object the renderer drew (a band, a lane,
+a cell, a bar, a population), a rectangle, or a free-form lasso region; pasted one to three
+times, inside its panel or into another panel, optionally flipped, rotated by 90 degrees or
+a few degrees, rescaled, re-lit, blurred or feathered at the edge.
+
+Invariants the tests and the training data rely on:
+- only pixels under an instance's mask change, so the forged figure equals the authentic
+  one outside the union of the masks;
+- each mask channel marks the source region and all of its copies;
+- boxes of sources and copies never overlap (with a margin), so no copy covers its own
+  source or another instance;
+- the union covers 0.2% to 8% of the figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from forgeseg.synth.canvas import Obj, blob_mask
+
+__all__ = ["MAX_FRACTION", "MIN_FRACTION", "apply_geometry", "forge"]
+
+MIN_FRACTION = 0.002
+MAX_FRACTION = 0.08
+_MARGIN = 2  # px kept free between any two boxes, so feathering never touches a neighbour
+_MIN_STD = 6.0  # gray levels of content a copied region must hold
+_MIN_CHANGE = 4.0  # mean absolute change (gray levels) a paste must make to be visible at all
+_ALIGNED = ("band", "lane", "bar", "marker")  # pasted at the same height, like a real splice
+
+Rect = tuple[int, int, int, int]
+
+
+def apply_geometry(
+    patch: np.ndarray,
+    geom: dict[str, Any],
+    *,
+    is_mask: bool = False,
+) -> np.ndarray:
+    """Apply an instance's geometric transform to a patch.
+
+    ``patch``: uint8 (h, w) or (h, w, C), or bool (h, w) when ``is_mask``.
+    ``geom``: ``{"flip": "none"|"h"|"v", "rot90": k, "angle": degrees, "scale": s}``, applied
+    in that order. Flips and quarter turns are exact (pure re-indexing); angle/scale use
+    bilinear resampling (nearest for masks) onto a box just large enough for the result.
+    Returns an array of the same dtype and channel count; its (h, w) may differ.
+    """
+    out = patch
+    if geom.get("flip") == "h":
+        out = out[:, ::-1]
+    elif geom.get("flip") == "v":
+        out = out[::-1]
+    k = int(geom.get("rot90", 0)) % 4
+    if k:
+        out = np.rot90(out, k)
+    angle = float(geom.get("angle", 0.0))
+    scale = float(geom.get("scale", 1.0))
+    if angle != 0.0 or scale != 1.0:
+        h, w = out.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+        cos, sin = abs(m[0, 0]), abs(m[0, 1])
+        nw = max(1, int(np.ceil(h * sin + w * cos)))
+        nh = max(1, int(np.ceil(h * cos + w * sin)))
+        m[0, 2] += nw / 2 - w / 2
+        m[1, 2] += nh / 2 - h / 2
+        src = np.ascontiguousarray(out.astype(np.uint8) if is_mask else out)
+        interp = cv2.INTER_NEAREST if is_mask else cv2.INTER_LINEAR
+        warped = cv2.warpAffine(
+            src, m, (nw, nh), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        if warped.ndim == 2 and src.ndim == 3:
+            warped = warped[:, :, None]
+        out = warped.astype(bool) if is_mask else warped
+    return np.ascontiguousarray(out)
+
+
+@dataclass
+class _Source:
+    box: Rect
+    mask: np.ndarray  # bool (y1-y0, x1-x0)
+    kind: str
+    panel: int
+
+
+def _overlaps(box: Rect, used: list[Rect]) -> bool:
+    y0, x0, y1, x1 = box
+    return any(
+        y0 < b[2] + _MARGIN and b[0] < y1 + _MARGIN and x0 < b[3] + _MARGIN and b[1] < x1 + _MARGIN
+        for b in used
+    )
+
+
+def _panel_of(box: Rect, rects: list[Rect]) -> int:
+    cy, cx = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    for i, (y0, x0, y1, x1) in enumerate(rects):
+        if y0 <= cy < y1 and x0 <= cx < x1:
+            return i
+    return 0
+
+
+def _std(img: np.ndarray, box: Rect, mask: np.ndarray | None = None) -> float:
+    """Standard deviation of ``img`` (uint8 (H, W[, C])) inside ``box`` (under ``mask``)."""
+    region = img[box[0] : box[2], box[1] : box[3]].astype(np.float32)
+    if mask is not None:
+        region = region[mask]
+    return float(region.std()) if region.size else 0.0
+
+
+def _pick_source(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    rects: list[Rect],
+    objects: list[Obj],
+    area: float,
+    used: list[Rect],
+    min_std: float,
+) -> _Source | None:
+    """Choose a region of about ``area`` px of ``img`` that overlaps nothing in ``used``.
+
+    Regions must hold some content (pixel std above a floor): copying flat background onto
+    flat background changes nothing and would teach a model to mark invisible regions.
+    """
+    H, W = img.shape[:2]
+    if objects and rng.random() < 0.65:
+        areas = np.array([(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]) for o in objects], float)
+        fit = np.flatnonzero((areas > area / 6) & (areas < area * 4))
+        if fit.size:
+            o = objects[int(rng.choice(fit))]
+            y0, x0, y1, x1 = o.box
+            pad = int(rng.integers(0, 4))
+            py0, px0 = max(0, y0 - pad), max(0, x0 - pad)
+            py1, px1 = min(H, y1 + pad), min(W, x1 + pad)
+            box = (py0, px0, py1, px1)
+            if _overlaps(box, used):
+                return None
+            if o.mask is not None and rng.random() < 0.6:
+                m = np.zeros((py1 - py0, px1 - px0), np.uint8)
+                m[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0] = o.mask
+                if pad:
+                    m = cv2.dilate(m, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
+                return _Source(box, m.astype(bool), f"object:{o.name}", _panel_of(box, rects))
+            # A rectangle drawn around the object: the usual selection for a band or lane.
+            return _Source(
+                box,
+                np.ones((py1 - py0, px1 - px0), bool),
+                f"object_box:{o.name}",
+                _panel_of(box, rects),
+            )
+    sizes = np.array([(r[2] - r[0]) * (r[3] - r[1]) for r in rects], float)
+    p = int(rng.choice(len(rects), p=sizes / sizes.sum()))
+    ry0, rx0, ry1, rx1 = rects[p]
+    aspect = float(np.exp(rng.uniform(np.log(0.4), np.log(2.5))))
+    freeform = rng.random() < 0.5
+    # A lasso region fills about 70% of its box; enlarge the box to keep the area.
+    box_area = area / (0.7 if freeform else 1.0)
+    bh = int(np.clip(np.sqrt(box_area / aspect), 2, (ry1 - ry0) * 0.45))
+    bw = int(np.clip(box_area / max(bh, 1), 2, (rx1 - rx0) * 0.45))
+    if bh < 2 or bw < 2:
+        return None
+    mask = blob_mask(rng, bh, bw) if freeform else np.ones((bh, bw), bool)
+    for _ in range(10):
+        y = int(rng.integers(ry0, ry1 - bh + 1))
+        x = int(rng.integers(rx0, rx1 - bw + 1))
+        box = (y, x, y + bh, x + bw)
+        if not _overlaps(box, used) and _std(img, box, mask) >= min_std:
+            return _Source(box, mask, "freeform" if freeform else "rect", p)
+    return None
+
+
+def _pick_geometry(rng: np.random.Generator) -> dict[str, Any]:
+    geom: dict[str, Any] = {"flip": "none", "rot90": 0, "angle": 0.0, "scale": 1.0}
+    r = rng.random()
+    if r < 0.4:
+        pass
+    elif r < 0.55:
+        geom["flip"] = "h"
+    elif r < 0.63:
+        geom["flip"] = "v"
+    elif r < 0.7:
+        geom["rot90"] = int(rng.integers(1, 4))
+    elif r < 0.85:
+        geom["angle"] = round(float(rng.choice([-1, 1]) * rng.uniform(2, 20)), 2)
+    else:
+        s = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+        geom["scale"] = round(s if abs(s - 1) > 0.03 else 1.08, 3)
+    return geom
+
+
+def _place(
+    rng: np.random.Generator,
+    img: np.ndarray,
+    src: _Source,
+    patch: np.ndarray,
+    pmask: np.ndarray,
+    rects: list[Rect],
+    used: list[Rect],
+    aligned: bool,
+    min_change: float,
+) -> Rect | None:
+    """A free box for one copy of ``patch`` (float32, like ``img``) that visibly changes
+    ``img`` under ``pmask``, or None after a bounded number of tries."""
+    ph, pw = pmask.shape
+    for _ in range(40):
+        same = len(rects) == 1 or rng.random() < 0.65
+        p = src.panel if same else int(rng.integers(0, len(rects)))
+        ry0, rx0, ry1, rx1 = rects[p]
+        if ry1 - ry0 < ph or rx1 - rx0 < pw:
+            continue
+        if aligned and same:
+            y = int(np.clip(src.box[0] + round(rng.normal(0, 1)), ry0, ry1 - ph))
+        else:
+            y = int(rng.integers(ry0, ry1 - ph + 1))
+        x = int(rng.integers(rx0, rx1 - pw + 1))
+        box = (y, x, y + ph, x + pw)
+        if _overlaps(box, used):
+            continue
+        region = img[y : y + ph, x : x + pw].astype(np.float32)
+        if float(np.abs(region - patch.reshape(region.shape))[pmask].mean()) >= min_change:
+            return box
+    return None
+
+
+def _instance(
+    rng: np.random.Generator,
+    out: np.ndarray,
+    mask_out: np.ndarray,
+    rects: list[Rect],
+    objects: list[Obj],
+    area: float,
+    used: list[Rect],
+    force_simple: bool,
+) -> dict[str, Any] | None:
+    """Copy one region to 1-3 places in ``out`` (uint8 (H, W, C), modified in place).
+
+    ``mask_out`` (bool (H, W)) receives the source and copies. Returns the instance's meta,
+    or None (with nothing modified) when no placement was found.
+    """
+    n_copies = 1 if force_simple else int(rng.choice([1, 2, 3], p=[0.65, 0.25, 0.1]))
+    src = _pick_source(
+        rng,
+        out,
+        rects,
+        [] if force_simple else objects,
+        area / (1 + n_copies),
+        used,
+        0.0 if force_simple else _MIN_STD,
+    )
+    if src is None or src.mask.sum() < 3:
+        return None
+    y0, x0, y1, x1 = src.box
+    geom = (
+        {"flip": "none", "rot90": 0, "angle": 0.0, "scale": 1.0}
+        if force_simple
+        else _pick_geometry(rng)
+    )
+    patch = apply_geometry(out[y0:y1, x0:x1], geom).astype(np.float32)
+    pmask = apply_geometry(src.mask, geom, is_mask=True)
+    if pmask.sum() < 3:
+        return None
+    transforms = [
+        t
+        for t in (
+            {"h": "hflip", "v": "vflip"}.get(geom["flip"]),
+            "rot90" if geom["rot90"] else None,
+            "rotate" if geom["angle"] else None,
+            "scale" if geom["scale"] != 1.0 else None,
+        )
+        if t
+    ]
+    photometric = None
+    if not force_simple and rng.random() < 0.25:
+        photometric = {
+            "gain": round(float(rng.uniform(0.85, 1.15)), 3),
+            "bias": round(float(rng.uniform(-15, 15)), 2),
+        }
+        patch = patch * photometric["gain"] + photometric["bias"]
+        transforms.append("brightness")
+    blur = 0.0
+    if not force_simple and rng.random() < 0.12:
+        blur = round(float(rng.uniform(0.5, 1.2)), 2)
+        patch = cv2.GaussianBlur(patch, (0, 0), blur).reshape(patch.shape)
+        transforms.append("blur")
+    feather = 0.0
+    alpha = pmask.astype(np.float32)
+    if not force_simple and rng.random() < 0.3 and min(pmask.shape) >= 6:
+        feather = round(float(rng.uniform(0.8, 2.0)), 2)
+        # Blend only inside the mask, so pixels outside it stay authentic.
+        alpha = alpha * cv2.GaussianBlur(alpha, (0, 0), feather)
+        transforms.append("feather")
+    aligned = src.kind.split(":")[-1] in _ALIGNED and rng.random() < 0.6
+    taken = [*used, src.box]
+    copies: list[Rect] = []
+    for _ in range(n_copies):
+        box = _place(
+            rng, out, src, patch, pmask, rects, taken, aligned, 0.0 if force_simple else _MIN_CHANGE
+        )
+        if box is None:
+            if not copies:
+                return None
+            break
+        copies.append(box)
+        taken.append(box)
+    a = alpha[:, :, None] if out.ndim == 3 else alpha
+    for ty0, tx0, ty1, tx1 in copies:
+        region = out[ty0:ty1, tx0:tx1].astype(np.float32)
+        blended = region * (1 - a) + patch.reshape(region.shape) * a
+        out[ty0:ty1, tx0:tx1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+        mask_out[ty0:ty1, tx0:tx1] |= pmask
+    mask_out[y0:y1, x0:x1] |= src.mask
+    used.append(src.box)
+    used.extend(copies)
+    cross = any(_panel_of(c, rects) != src.panel for c in copies)
+    return {
+        "source": src.kind,
+        "source_box": list(src.box),
+        "copies": [list(c) for c in copies],
+        "geometry": geom,
+        "photometric": photometric,
+        "blur": blur,
+        "feather": feather,
+        "exact": photometric is None
+        and not blur
+        and not feather
+        and not geom["angle"]
+        and geom["scale"] == 1.0,
+        "cross_panel": cross,
+        "transforms": transforms or ["none"],
+    }
+
+
+def forge(
+    rng: np.random.Generator,
+    image: np.ndarray,
+    rects: list[Rect],
+    objects: list[Obj],
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Forge a copy of ``image`` (uint8 (H, W) or (H, W, C)); the input is not modified.
+
+    ``rects``: panel boxes (y0, x0, y1, x1); ``objects``: copyable objects in figure pixels.
+    Returns (forged uint8 like ``image``, masks bool (N, H, W) with 1 <= N <= 3, per-instance
+    meta dicts). The union of the masks covers MIN_FRACTION..MAX_FRACTION of the figure.
+    """
+    H, W = image.shape[:2]
+    total = H * W
+    for attempt in range(40):
+        # After many failures fall back to one plain rectangle copied once: always placeable.
+        simple = attempt >= 30
+        n_inst = 1 if simple else int(rng.choice([1, 2, 3], p=[0.6, 0.3, 0.1]))
+        frac = 0.01 if simple else float(np.exp(rng.uniform(np.log(0.004), np.log(0.05))))
+        out = image.copy()
+        used: list[Rect] = []
+        masks, metas = [], []
+        for _ in range(n_inst):
+            m = np.zeros((H, W), bool)
+            meta = None
+            for _ in range(6):
+                meta = _instance(rng, out, m, rects, objects, frac * total / n_inst, used, simple)
+                if meta is not None:
+                    break
+            if meta is not None:
+                masks.append(m)
+                metas.append(meta)
+        if not masks:
+            continue
+        stack = np.stack(masks)
+        union = float(stack.any(axis=0).sum()) / total
+        if MIN_FRACTION <= union <= MAX_FRACTION:
+            return out, stack, metas
+    raise RuntimeError(f"could not place a copy-move forgery in a {H}x{W} figure")
