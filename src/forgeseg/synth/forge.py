@@ -29,9 +29,11 @@ __all__ = ["MAX_FRACTION", "MIN_FRACTION", "apply_geometry", "forge"]
 MIN_FRACTION = 0.002
 MAX_FRACTION = 0.08
 _MARGIN = 2  # px kept free between any two boxes, so feathering never touches a neighbour
-_MIN_STD = 6.0  # gray levels of content a copied region must hold
-_MIN_CHANGE = 4.0  # mean absolute change (gray levels) a paste must make to be visible at all
-_ALIGNED = ("band", "lane", "bar", "marker")  # pasted at the same height, like a real splice
+_MIN_STD = 6.0  # gray levels of content a copied region must hold, at least
+_CANDIDATES = 6  # valid copy positions compared before choosing the best-blending one
+_MIN_CHANGE = 10.0  # mean absolute change (gray levels) a paste must make: no invisible labels
+# Objects whose copies usually replace a sibling (a band over a band, a bar over a bar).
+_ALIGNED = ("band", "lane", "bar", "marker", "cell")
 
 Rect = tuple[int, int, int, int]
 
@@ -109,6 +111,11 @@ def _std(img: np.ndarray, box: Rect, mask: np.ndarray | None = None) -> float:
     if mask is not None:
         region = region[mask]
     return float(region.std()) if region.size else 0.0
+
+
+def _global_std(img: np.ndarray) -> float:
+    """Pixel std of the whole figure, on a strided subsample (cheap, same for both twins)."""
+    return float(img[::4, ::4].astype(np.float32).std())
 
 
 def _pick_source(
@@ -199,30 +206,49 @@ def _place(
     pmask: np.ndarray,
     rects: list[Rect],
     used: list[Rect],
-    aligned: bool,
+    slots: list[tuple[float, float]],
     min_change: float,
 ) -> Rect | None:
     """A free box for one copy of ``patch`` (float32, like ``img``) that visibly changes
-    ``img`` under ``pmask``, or None after a bounded number of tries."""
+    ``img`` under ``pmask``, or None after a bounded number of tries.
+
+    ``slots``: centres (y, x) of objects like the source (other bands, bars...); a copy
+    centred on one replaces that object, the way a duplicated band replaces a real one.
+    """
     ph, pw = pmask.shape
-    for _ in range(40):
+    # Among a few valid spots keep the one whose content is closest to the patch: forgers
+    # paste a band over a band and cells over cells, so the copy blends in.
+    best, best_diff, found = None, np.inf, 0
+    for _ in range(60):
         same = len(rects) == 1 or rng.random() < 0.65
         p = src.panel if same else int(rng.integers(0, len(rects)))
         ry0, rx0, ry1, rx1 = rects[p]
         if ry1 - ry0 < ph or rx1 - rx0 < pw:
             continue
-        if aligned and same:
-            y = int(np.clip(src.box[0] + round(rng.normal(0, 1)), ry0, ry1 - ph))
+        if slots and rng.random() < 0.8:
+            cy, cx = slots[int(rng.integers(0, len(slots)))]
+            p = _panel_of((int(cy), int(cx), int(cy) + 1, int(cx) + 1), rects)
+            ry0, rx0, ry1, rx1 = rects[p]
+            if ry1 - ry0 < ph or rx1 - rx0 < pw:
+                continue
+            y = int(np.clip(round(cy - ph / 2 + rng.normal(0, 1)), ry0, ry1 - ph))
+            x = int(np.clip(round(cx - pw / 2 + rng.normal(0, 1)), rx0, rx1 - pw))
         else:
             y = int(rng.integers(ry0, ry1 - ph + 1))
-        x = int(rng.integers(rx0, rx1 - pw + 1))
+            x = int(rng.integers(rx0, rx1 - pw + 1))
         box = (y, x, y + ph, x + pw)
         if _overlaps(box, used):
             continue
         region = img[y : y + ph, x : x + pw].astype(np.float32)
-        if float(np.abs(region - patch.reshape(region.shape))[pmask].mean()) >= min_change:
-            return box
-    return None
+        diff = float(np.abs(region - patch.reshape(region.shape))[pmask].mean())
+        if diff < min_change:
+            continue
+        found += 1
+        if diff < best_diff:
+            best, best_diff = box, diff
+        if found >= _CANDIDATES:
+            break
+    return best
 
 
 def _instance(
@@ -248,7 +274,7 @@ def _instance(
         [] if force_simple else objects,
         area / (1 + n_copies),
         used,
-        0.0 if force_simple else _MIN_STD,
+        0.0 if force_simple else max(_MIN_STD, 0.35 * _global_std(out)),
     )
     if src is None or src.mask.sum() < 3:
         return None
@@ -292,12 +318,19 @@ def _instance(
         # Blend only inside the mask, so pixels outside it stay authentic.
         alpha = alpha * cv2.GaussianBlur(alpha, (0, 0), feather)
         transforms.append("feather")
-    aligned = src.kind.split(":")[-1] in _ALIGNED and rng.random() < 0.6
+    name = src.kind.split(":")[-1]
+    slots = []
+    if name in _ALIGNED and rng.random() < 0.7:
+        slots = [
+            ((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
+            for o in objects
+            if o.name == name and not _overlaps(o.box, [src.box])
+        ]
     taken = [*used, src.box]
     copies: list[Rect] = []
     for _ in range(n_copies):
         box = _place(
-            rng, out, src, patch, pmask, rects, taken, aligned, 0.0 if force_simple else _MIN_CHANGE
+            rng, out, src, patch, pmask, rects, taken, slots, 0.0 if force_simple else _MIN_CHANGE
         )
         if box is None:
             if not copies:
