@@ -59,9 +59,9 @@ def _band(
 
 def _lanes(
     rng: np.random.Generator, h: int, w: int, gel: bool
-) -> tuple[np.ndarray, list[Obj], list[str], tuple[int, int, float, int]]:
+) -> tuple[np.ndarray, list[Obj], list[str], tuple[int, int, float, int, int, float, int]]:
     """Render lane content: (darkness float32 (h, w) in ~[0, 1.4], objects, hard negatives,
-    (label_w, x_lo, pitch, n_lanes) lane geometry).
+    (label_w, x_lo, pitch, n_lanes, top, row_h, n_rows) lane geometry).
 
     ``label_w`` is the width of the text column left of the blot (0 if none).
     """
@@ -134,7 +134,7 @@ def _lanes(
             lx1 = int(lx0 + lane_w)
             if ly1 - ly0 >= 4 and lx1 - lx0 >= 3 and rng.random() < 0.3:
                 objects.append(Obj((ly0, lx0, ly1, lx1), "lane", None))
-    return dark, objects, negs, (label_w, x_lo, pitch, n_lanes)
+    return dark, objects, negs, (label_w, x_lo, pitch, n_lanes, top, row_h, n_rows)
 
 
 def _finish(
@@ -161,13 +161,23 @@ def _finish(
 
 def render_western_blot(rng: np.random.Generator, h: int, w: int) -> Panel:
     """Dark bands on light film: uint8 RGB (h, w, 3) (gray content) with bands and lanes."""
-    dark, objects, negs, (label_w, _, _, _) = _lanes(rng, h, w, gel=False)
+    dark, objects, negs, (label_w, x_lo, _, _, top, row_h, n_rows) = _lanes(rng, h, w, gel=False)
     bg = rng.uniform(195, 245)
     film = bg + gradient(rng, h, w, rng.uniform(0, 18))
     depth = rng.uniform(150, 240)
     img = film - depth * dark
     floor = rng.uniform(0, 35)  # film saturation: the darkest bands clip flat
     img = np.maximum(img, floor)
+    if n_rows > 1 and rng.random() < 0.5:
+        # Strips cut per antibody and re-assembled: each its own exposure, white gaps between.
+        gap = max(2, int(row_h * rng.uniform(0.04, 0.1)))
+        for r in range(n_rows):
+            ya, yb = int(top + row_h * r), int(top + row_h * (r + 1))
+            img[ya:yb, x_lo:] = 255 - (255 - img[ya:yb, x_lo:]) * rng.uniform(0.8, 1.2)
+            img[max(0, yb - gap // 2) : yb + gap - gap // 2, :] = 255
+        img[: max(0, top - gap), x_lo:] = 255
+        img[int(top + row_h * n_rows) :, :] = 255
+        negs.append("strips")
     if rng.random() < 0.3:
         dust = (rng.random((h, w)) < 0.0004).astype(np.float32)
         img -= 80 * cv2.GaussianBlur(dust, (0, 0), 0.8) * 4
@@ -178,7 +188,7 @@ def render_western_blot(rng: np.random.Generator, h: int, w: int) -> Panel:
 
 def render_gel(rng: np.random.Generator, h: int, w: int) -> Panel:
     """Bright bands on a dark gel with wells at the top: uint8 RGB (h, w, 3)."""
-    dark, objects, negs, (label_w, x_lo, pitch, n_lanes) = _lanes(rng, h, w, gel=True)
+    dark, objects, negs, (label_w, x_lo, pitch, n_lanes, *_) = _lanes(rng, h, w, gel=True)
     bg = rng.uniform(5, 45)
     img = bg + gradient(rng, h, w, rng.uniform(0, 10)) + rng.uniform(150, 260) * dark
     img = np.minimum(img, 255)  # overexposed bands saturate
