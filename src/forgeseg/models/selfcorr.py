@@ -12,6 +12,7 @@ match is usually much weaker.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -41,17 +42,20 @@ class CorrelationResult(NamedTuple):
     offset: torch.Tensor
 
 
+@functools.lru_cache(maxsize=16)
 def exclusion_mask(h: int, w: int, radius: int, device: torch.device | None = None) -> torch.Tensor:
     """(h*w, h*w) bool: True for pairs within Chebyshev distance ``radius`` on an h x w grid.
 
     Row-major position order, the same as ``features.flatten(2)``. ``radius=0`` excludes only
-    the position itself.
+    the position itself. Cached (treat the result as read-only): every batch of one input
+    size needs the same mask, and at stride 8 of a 512 input building it takes hundreds of MB
+    of temporaries.
     """
-    ys = torch.arange(h, device=device).repeat_interleave(w)
-    xs = torch.arange(w, device=device).repeat(h)
-    dy = (ys[:, None] - ys[None, :]).abs()
-    dx = (xs[:, None] - xs[None, :]).abs()
-    return torch.maximum(dy, dx) <= radius
+    ys = torch.arange(h, device=device, dtype=torch.int32).repeat_interleave(w)
+    xs = torch.arange(w, device=device, dtype=torch.int32).repeat(h)
+    near_y = (ys[:, None] - ys[None, :]).abs_() <= radius
+    near_x = (xs[:, None] - xs[None, :]).abs_() <= radius
+    return near_y & near_x
 
 
 class SelfCorrelation(nn.Module):
@@ -96,7 +100,7 @@ class SelfCorrelation(nn.Module):
             # eps keeps flat (all-zero) feature vectors at 0 instead of 0/0 = NaN.
             f = F.normalize(f, dim=1, eps=1e-6)
             corr = torch.bmm(f.transpose(1, 2), f)
-            excl = exclusion_mask(h, w, self.exclude, device=features.device)
+            excl = exclusion_mask(h, w, self.exclude, features.device)
             return corr.masked_fill(excl, MASK_VALUE)
 
     def correlate(self, features: torch.Tensor) -> CorrelationResult:
