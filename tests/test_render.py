@@ -143,8 +143,8 @@ def test_contact_sheet_by_kind_one_row_per_kind_deterministic(tiny_set):
     cell_h = label_tile(gray(), "a\nb", 64).shape[0]
     cols = 2 * 3
     assert sheet.shape[1] == cols * 64 + (cols + 1) * 4
-    # Three rows (gel, microscopy, and "forged"/"authentic" rows for the kind-less pair
-    # are grouped by label: forged + authentic), under a title band.
+    # Rows: gel, microscopy, and the kind-less pair grouped by label into a "forged" and
+    # an "authentic" row; a title band sits on top.
     rows = 4
     grid_h = rows * cell_h + (rows + 1) * 4
     assert 0 < sheet.shape[0] - grid_h < 60
@@ -153,7 +153,10 @@ def test_contact_sheet_by_kind_one_row_per_kind_deterministic(tiny_set):
     np.testing.assert_array_equal(sheet, contact_sheet_by_kind(tiny_set, 2, 64, 3))
 
 
-def test_contact_sheet_by_kind_skips_unlabelled_figures(tiny_set):
-    unknown = [Rec("t1", "t1", "unknown", "test", tiny_set[0].image, "", 50, 90, "")]
+def test_contact_sheet_by_kind_skips_figures_without_known_truth(tiny_set):
+    unknown = [
+        Rec("t1", "t1", "unknown", "test", tiny_set[0].image, "", 50, 90, ""),
+        Rec("t2", "t2", "forged", "test", tiny_set[0].image, "", 50, 90, "gel"),  # no mask
+    ]
     sheet = contact_sheet_by_kind(unknown, per_kind=1, tile=64, seed=0)
     assert sheet.shape[1] == 64  # the "no labelled figures" placeholder tile

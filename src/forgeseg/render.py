@@ -243,11 +243,13 @@ def _group_key(rec: Record) -> str:
 
 
 def _choose(records: Iterable[Record], per_kind: int, seed: int) -> dict[str, list[Record]]:
-    """Per group (kind, or label when the kind is unknown): up to ``per_kind`` forged figures,
-    then authentic ones until ``per_kind + 1`` slots are used (at least one if any exists)."""
+    """Per group (kind, or label when the kind is unknown): up to ``per_kind`` forged figures
+    with a mask, then authentic ones until ``per_kind + 1`` slots are used."""
     groups: dict[str, list[Record]] = defaultdict(list)
     for rec in records:
-        if rec.label in ("forged", "authentic"):
+        # A forged test figure's truth lives in test_solution.csv, not in a mask file: with
+        # no mask its overlay would claim "0 instances", so it is left out.
+        if rec.label == "authentic" or (rec.label == "forged" and rec.mask):
             groups[_group_key(rec)].append(rec)
     rng = np.random.default_rng(seed)
     chosen: dict[str, list[Record]] = {}
@@ -293,7 +295,8 @@ def contact_sheet_by_kind(
 
     Args:
         records: objects with the :class:`forgeseg.dataset.Record` fields; ``unknown``
-            labels (test figures without a solution) are skipped.
+            labels (test figures without a solution) and forged figures without a mask
+            file are skipped.
         per_kind: forged figures per row.
         tile: thumbnail side in pixels.
         seed: choice of figures.
