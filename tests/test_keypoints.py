@@ -194,3 +194,5 @@ def test_bad_image_is_a_clear_error() -> None:
         detect(np.zeros((50, 50, 3), np.float32))
     with pytest.raises(ValueError, match="shape"):
         detect(np.zeros((50, 50, 2), np.uint8))
+    with pytest.raises(ValueError, match="shape"):
+        detect(np.zeros((4, 50, 50, 3), np.uint8))

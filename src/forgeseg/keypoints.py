@@ -78,7 +78,7 @@ class KeypointConfig:
     max_anisotropy: float = 1.6  # ratio of singular values (a similarity has 1)
     min_spread: float = 4.0  # inliers' smallest standard deviation along an axis (px)
     min_zncc: float = 0.75  # correlation of the source region and its mapped copy
-    min_hp_zncc: float = 0.5  # ... of their fine texture (image minus its blur)
+    min_hp_zncc: float = 0.3  # ... of their fine texture (image minus its blur)
     hp_sigma: float = 2.0  # blur removed before the fine-texture correlation
     check_pad: int = 6  # the correlations are taken over the inliers' hull grown by this
     max_flat: float = 0.15  # largest share of flat or saturated pixels (text, bars)
@@ -86,7 +86,7 @@ class KeypointConfig:
     local_zncc: float = 0.6  # local correlation a grown pixel needs
     min_std: float = 2.0  # local grey-level std below which a pixel is flat
     grow_margin: float = 0.35  # growth allowed beyond the inliers' hull, share of its size
-    min_area: int = 64  # smallest destination region kept, in full-resolution pixels
+    min_area: int = 64  # smallest instance kept, in full-resolution pixels
     merge_overlap: float = 0.2  # overlap share at which instances merge
     seed: int = 0  # RANSAC sampling seed
 
@@ -210,8 +210,8 @@ def _to_gray(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"detect expects a uint8 image, got {arr.dtype}")
     if arr.ndim == 2:
         return arr
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        return cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):  # RGBA: the alpha carries no content
+        return cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_RGB2GRAY)
     if arr.ndim == 3 and arr.shape[2] == 1:
         return arr[:, :, 0]
     raise ValueError(f"detect expects an (H, W, 3) image, got shape {arr.shape}")
@@ -244,12 +244,14 @@ def _g2nn(
     cfg: KeypointConfig,
     qsizes: np.ndarray,
     tsizes: np.ndarray,
+    n_base: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generalised 2-NN matches from ``query`` to ``train`` descriptors: (qi, ti) int arrays.
 
     Candidates spatially closer to the query than the minimum distance are removed first
     (the keypoint itself, its other scales and orientations, its own mirror image): they
     would otherwise be the nearest neighbour and make every real twin fail the ratio test.
+    Train index ``i`` and ``i + n_base`` are the same keypoint (direct and mirrored).
     Then for each query the neighbours d_1 <= d_2 <= ... are kept while
     d_i / d_(i+1) < ratio. Descriptors are RootSIFT (unit L2 norm), so d^2 = 2 - 2 <a, b>.
     """
@@ -285,6 +287,11 @@ def _g2nn(
             * np.maximum(qsizes[lo : lo + _BLOCK, None], tsizes[np.maximum(nb, 0)]),
         )
         bad = (nb < 0) | (d2 < near * near)
+        # A keypoint and its mirror image are one physical twin: only the nearer one
+        # counts, or a roughly symmetric twin would fail the ratio test against itself.
+        phys = nb % n_base
+        for j in range(1, kk):
+            bad[:, j] |= (phys[:, j : j + 1] == phys[:, :j]).any(axis=1)
         nv[bad] = -2.0
         order = np.argsort(bad, axis=1, kind="stable")
         nb = np.take_along_axis(nb, order, axis=1)[:, : cfg.knn + 1]
@@ -301,24 +308,34 @@ def _g2nn(
     return np.concatenate(qi_all).astype(np.int64), np.concatenate(ti_all).astype(np.int64)
 
 
+def _mirror_descriptors(desc: np.ndarray) -> np.ndarray:
+    """SIFT descriptors (K, 128) of the mirror images of the described patches.
+
+    A SIFT descriptor is a 4x4 grid of 8-bin gradient-orientation histograms in the
+    keypoint's frame (row-major grid, bins last). Mirroring the figure left-right reflects
+    each patch about its own orientation axis: grid rows swap and a gradient at angle a
+    goes to -a. Permuting the bins is exact up to OpenCV's interpolation (about 5 % of the
+    descriptor norm) and saves a second SIFT pass over the mirrored figure.
+    """
+    d = desc.reshape(-1, 4, 4, 8)[:, ::-1, :, :]
+    return np.ascontiguousarray(d[..., (-np.arange(8)) % 8].reshape(-1, 128))
+
+
 def _candidate_pairs(
     gray: np.ndarray, cfg: KeypointConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Matched point pairs (P, Q) (M,2) float32, flipped flags (M,) bool, keypoint count.
 
-    For a flipped pair, Q is in the original figure's coordinates.
+    A flipped pair's patches are mirror images of each other.
     """
     pts, sizes, desc = _sift(gray, cfg)
     n = len(pts)
     tp, ts, td = pts, sizes, desc
     if cfg.flip and n >= 2:
-        w = gray.shape[1]
-        fpts, fsizes, fdesc = _sift(np.ascontiguousarray(gray[:, ::-1]), cfg)
-        fpts[:, 0] = (w - 1) - fpts[:, 0]  # back to original coordinates
         # Direct and mirrored twins compete in one ranking, so the ratio test sees both.
-        tp, td = np.vstack([pts, fpts]), np.vstack([desc, fdesc])
-        ts = np.concatenate([sizes, fsizes])
-    qi, ti = _g2nn(desc, pts, td, tp, cfg, sizes, ts)
+        tp, td = np.vstack([pts, pts]), np.vstack([desc, _mirror_descriptors(desc)])
+        ts = np.concatenate([sizes, sizes])
+    qi, ti = _g2nn(desc, pts, td, tp, cfg, sizes, ts, n)
     p, q, flipped = pts[qi], tp[ti], ti >= n
     if len(p) == 0:
         return p, q, flipped, n
@@ -428,19 +445,82 @@ def _graphic_share(gray: np.ndarray, region: np.ndarray) -> float:
     return float((hist[mode] + sat) / vals.size)
 
 
-def _localise(
-    gray: np.ndarray,
-    grayf: np.ndarray,
-    hp: np.ndarray,
+def _confirm(
+    gray_full: np.ndarray,
     matrix: np.ndarray,
     src: np.ndarray,
     dst: np.ndarray,
     cfg: KeypointConfig,
-) -> tuple[np.ndarray, float, float, float] | None:
-    """Source+copy mask (H, W) bool at working scale, the region ZNCC and the high-pass
-    region ZNCC; None if the pixels do not confirm the copy."""
-    h, w = gray.shape
-    # warped(x) = gray(T^-1 x): at the copy, the warped source lies over the copy itself.
+) -> tuple[float, float, float] | None:
+    """Check a transform on the figure's own pixels: (ZNCC, fine-texture ZNCC, graphic share)
+    or None when the pixels do not confirm a copy.
+
+    Done at full resolution, on crops around the inliers: resampling to the working size
+    smooths the grain a copy shares with its source and blurs flat text into gradients.
+
+    Args:
+        gray_full: uint8 (H, W) figure. matrix: (2, 3) source -> copy, full resolution.
+        src, dst: (K, 2) inlier points, full resolution.
+    """
+    h, w = gray_full.shape
+    margin = cfg.check_pad + int(np.ceil(3 * cfg.hp_sigma)) + 1
+    x0, y0 = np.maximum(np.floor(dst.min(axis=0)).astype(int) - margin, 0)
+    x1, y1 = np.minimum(np.ceil(dst.max(axis=0)).astype(int) + margin + 1, (w, h))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    roi = gray_full[y0:y1, x0:x1].astype(np.float32)
+    shifted = matrix.astype(np.float64).copy()
+    shifted[:, 2] -= (x0, y0)
+    # warped(x) = gray(T^-1 x): over the copy lies the source mapped onto it.
+    warped = cv2.warpAffine(
+        gray_full.astype(np.float32),
+        shifted,
+        (x1 - x0, y1 - y0),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=-1.0,
+    )
+    valid = warped >= 0
+    hull = _hull_mask(dst - (x0, y0), roi.shape)
+    pad = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.check_pad + 1,) * 2)
+    check = cv2.dilate(hull.astype(np.uint8), pad).astype(bool) & valid
+    zncc = _region_zncc(roi, warped, check)
+    if zncc < cfg.min_zncc:
+        return None
+    # Fine texture (noise, grain) is what a copy shares with its source and a look-alike
+    # object rendered or photographed separately does not.
+    warped = np.where(valid, warped, roi)
+    hp_roi = roi - cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
+    hp_warped = warped - cv2.GaussianBlur(warped, (0, 0), cfg.hp_sigma)
+    hp_zncc = _region_zncc(hp_roi, hp_warped, check)
+    if hp_zncc < cfg.min_hp_zncc:
+        return None
+    graphic = _graphic_share(gray_full[y0:y1, x0:x1], check)
+    sx0, sy0 = np.maximum(np.floor(src.min(axis=0)).astype(int) - cfg.check_pad, 0)
+    sx1, sy1 = np.minimum(np.ceil(src.max(axis=0)).astype(int) + cfg.check_pad + 1, (w, h))
+    src_roi = gray_full[sy0:sy1, sx0:sx1]
+    if src_roi.size:
+        src_check = cv2.dilate(_hull_mask(src - (sx0, sy0), src_roi.shape).astype(np.uint8), pad)
+        graphic = max(graphic, _graphic_share(src_roi, src_check.astype(bool)))
+    if graphic > cfg.max_flat:
+        return None
+    return zncc, hp_zncc, graphic
+
+
+def _localise(
+    grayf: np.ndarray,
+    matrix: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    cfg: KeypointConfig,
+) -> np.ndarray:
+    """Source+copy mask (H, W) bool at working scale.
+
+    Args:
+        grayf: float32 (H, W) working copy. matrix: (2, 3) source -> copy, working scale.
+        src, dst: (K, 2) inlier points, working scale.
+    """
+    h, w = grayf.shape
     warped = cv2.warpAffine(
         grayf,
         matrix,
@@ -452,21 +532,6 @@ def _localise(
     valid = warped >= 0
     hull_dst = _hull_mask(dst, (h, w))
     hull_src = _hull_mask(src, (h, w))
-    pad = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * cfg.check_pad + 1,) * 2)
-    check = cv2.dilate(hull_dst.astype(np.uint8), pad).astype(bool) & valid
-    zncc = _region_zncc(grayf, warped, check)
-    if zncc < cfg.min_zncc:
-        return None
-    # Fine texture (noise, grain) is what a copy shares with its source and a look-alike
-    # object rendered or photographed separately does not.
-    hp_warped = cv2.warpAffine(hp, matrix, (w, h), flags=cv2.INTER_LINEAR)
-    hp_zncc = _region_zncc(hp, hp_warped, check)
-    if hp_zncc < cfg.min_hp_zncc:
-        return None
-    check_src = cv2.dilate(hull_src.astype(np.uint8), pad).astype(bool)
-    graphic = max(_graphic_share(gray, check_src), _graphic_share(gray, check))
-    if graphic > cfg.max_flat:
-        return None
     corr, std = _local_stats(
         grayf, np.where(valid, warped, 0.0).astype(np.float32), cfg.local_window
     )
@@ -486,7 +551,7 @@ def _localise(
     src_mask = cv2.warpAffine(
         dst_mask.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     ).astype(bool)
-    return (dst_mask | src_mask | hull_src), zncc, hp_zncc, graphic
+    return dst_mask | src_mask | hull_src
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -538,13 +603,12 @@ def detect(image: np.ndarray, cfg: KeypointConfig | None = None) -> KeypointResu
 
     grayf = gray.astype(np.float32)
     radius = cfg.cluster_radius * max(h, w)
-    hp = grayf - cv2.GaussianBlur(grayf, (0, 0), cfg.hp_sigma)
     found: list[tuple[np.ndarray, Transform]] = []
     for group in _clusters(p, q, radius, cfg.min_inliers):
         # Mirrored and direct matches never share one transform; verify them apart.
         for flip in (False, True):
             idx = group[flipped[group] == flip]
-            _verify_group(p, q, idx, flip, gray, grayf, hp, s, cfg, found)
+            _verify_group(p, q, idx, flip, gray_full, grayf, s, cfg, found)
             if len(found) >= cfg.max_transforms:
                 break
         if len(found) >= cfg.max_transforms:
@@ -554,16 +618,12 @@ def detect(image: np.ndarray, cfg: KeypointConfig | None = None) -> KeypointResu
     masks = np.stack([m for m, _ in found])
     groups = group_overlapping(masks, cfg.merge_overlap)
     inst_small = np.stack([masks[g].any(axis=0) for g in groups])
-    inst = (
-        np.stack(
-            [
-                cv2.resize(m.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST).astype(bool)
-                for m in inst_small
-            ]
-        )
-        if s != 1.0
-        else inst_small
-    )
+    if s != 1.0:
+        up = inst_small.astype(np.uint8)
+        inst = np.stack([cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST) for m in up])
+        inst = inst.astype(bool)
+    else:
+        inst = inst_small
     areas = inst.reshape(len(inst), -1).sum(axis=1)
     keep = [i for i in range(len(groups)) if areas[i] >= cfg.min_area]
     inst = filter_small(inst, cfg.min_area)
@@ -590,16 +650,19 @@ def _verify_group(
     q: np.ndarray,
     idx: np.ndarray,
     flip: bool,
-    gray: np.ndarray,
+    gray_full: np.ndarray,
     grayf: np.ndarray,
-    hp: np.ndarray,
     s: float,
     cfg: KeypointConfig,
     found: list[tuple[np.ndarray, Transform]],
 ) -> None:
     """Sequential robust similarity fits on one cluster of pairs; appends verified
-    (mask at working scale, Transform)."""
-    w = gray.shape[1]
+    (mask at working scale, Transform).
+
+    p, q: (M, 2) working-scale pair endpoints; idx: the cluster's pair indices;
+    gray_full: uint8 (H, W) full-size figure; grayf: float32 working copy; s: its scale.
+    """
+    w = grayf.shape[1]
     mirror = _mirror(w)
     # Each pair enters in both orders so a cluster need not be oriented first: the
     # transform and its inverse each collect the pairs in their own order.
@@ -640,12 +703,13 @@ def _verify_group(
         remaining = remaining[~used]
         if len(ps) < cfg.min_inliers or not _plausible(matrix, ps, qs, cfg):
             continue
-        loc = _localise(gray, grayf, hp, matrix, ps, qs, cfg)
-        if loc is None:
-            continue
-        region, zncc, hp_zncc, graphic = loc
         full = matrix.copy()
         full[:, 2] /= s
+        checked = _confirm(gray_full, full, ps / s, qs / s, cfg)
+        if checked is None:
+            continue
+        zncc, hp_zncc, graphic = checked
+        region = _localise(grayf, matrix, ps, qs, cfg)
         found.append(
             (
                 region,
