@@ -169,7 +169,9 @@ class KeypointConfig:
 class Transform:
     """One verified copy: ``matrix`` (2, 3) float64 maps source to copy, full-resolution
     pixel coordinates (x, y); ``inliers`` matched pairs agree with it; ``zncc`` is the
-    correlation of the source region with its mapped copy; ``flipped`` when mirrored."""
+    correlation of the source region with its mapped copy, ``hp_zncc`` that of their fine
+    texture; ``graphic`` the share of flat or saturated pixels around the inliers;
+    ``flipped`` when mirrored."""
 
     matrix: np.ndarray
     inliers: int
