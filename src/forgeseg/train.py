@@ -269,7 +269,7 @@ def train(
             scaler.step(opt)
             scaler.update()
             sched.step()
-            run_loss += float(loss)
+            run_loss += float(loss.detach())
             n += 1
             seen += x.shape[0] * world
             bar.set_postfix(loss=f"{run_loss / n:.4f}")
