@@ -1,28 +1,13 @@
 import csv
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from forgeseg.dataset import Record as Rec
 from forgeseg.eda import dataset_stats, run_eda
 from forgeseg.errors import ForgesegError
-
-
-@dataclass(frozen=True)
-class Rec:
-    """Stand-in with the fields of forgeseg.dataset.Record."""
-
-    uid: str
-    case_id: str
-    label: str
-    subset: str
-    image: str
-    mask: str
-    height: int
-    width: int
-    kind: str
 
 
 @pytest.fixture

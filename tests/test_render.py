@@ -1,9 +1,8 @@
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from PIL import Image
 
+from forgeseg.dataset import Record as Rec
 from forgeseg.render import (
     PRED_COLORS,
     contact_sheet,
@@ -11,21 +10,6 @@ from forgeseg.render import (
     label_tile,
     overlay,
 )
-
-
-@dataclass(frozen=True)
-class Rec:
-    """Stand-in with the fields of forgeseg.dataset.Record."""
-
-    uid: str
-    case_id: str
-    label: str
-    subset: str
-    image: str
-    mask: str
-    height: int
-    width: int
-    kind: str
 
 
 def gray(h=60, w=80, value=128):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from forgeseg.dataset import Record
 from forgeseg.errors import ScoreError
 from forgeseg.rle import decode_annotation, encode_annotation, parse_runs
 from forgeseg.score import (
@@ -214,19 +214,6 @@ def test_write_and_read_round_trip(tmp_path):
     assert header == "case_id,annotation,shape" and first.startswith('f/1,"[')
 
 
-@dataclass
-class _Rec:
-    uid: str
-    case_id: str
-    label: str
-    subset: str
-    image: str
-    mask: str
-    height: int
-    width: int
-    kind: str = ""
-
-
 def test_build_solution_from_records(tmp_path, monkeypatch):
     import sys
     import types
@@ -241,8 +228,8 @@ def test_build_solution_from_records(tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "forgeseg.imageio", types.SimpleNamespace(read_mask=read_mask))
     recs = [
-        _Rec("forged/c1", "c1", "forged", "train", "x.png", str(tmp_path / "m.npy"), 6, 9),
-        _Rec("authentic/c1", "c1", "authentic", "train", "y.png", "", 6, 9),
+        Record("forged/c1", "c1", "forged", "train", "x.png", str(tmp_path / "m.npy"), 6, 9),
+        Record("authentic/c1", "c1", "authentic", "train", "y.png", "", 6, 9),
     ]
     rows = build_solution(recs)
     assert seen == [(str(tmp_path / "m.npy"), (6, 9))]
@@ -251,7 +238,7 @@ def test_build_solution_from_records(tmp_path, monkeypatch):
     assert uid == "forged/c1" and shape == "[6, 9]"
     assert np.array_equal(decode_annotation(ann, (6, 9)), inst)
     with pytest.raises(ScoreError, match="test/x"):
-        build_solution([_Rec("test/x", "x", "unknown", "test", "z.png", "", 6, 9)])
+        build_solution([Record("test/x", "x", "unknown", "test", "z.png", "", 6, 9)])
 
 
 def test_pair_f1_uses_the_official_float_formula():
