@@ -10,8 +10,11 @@ def main() -> None:
     p = load_params()
     splits = {name: read_index(f"data/splits/{name}.csv") for name in ("train", "val", "test")}
     run_eda(
-        splits, metrics_path="metrics/eda.json", plots_dir="plots/eda",
-        contact_sheet_path="plots/eda/contact_sheet.png", per_kind=p["eda"]["per_kind"],
+        splits,
+        metrics_path="metrics/eda.json",
+        plots_dir="plots/eda",
+        contact_sheet_path="plots/eda/contact_sheet.png",
+        per_kind=p["eda"]["per_kind"],
         seed=p["base"]["seed"],
     )
 

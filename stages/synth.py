@@ -9,8 +9,13 @@ def main() -> None:
     p = load_params()
     s = p["synth"]
     generate_dataset(
-        "data/synth", n=s["n"], seed=s["seed"], n_test=s["n_test"],
-        n_supplemental=s["n_supplemental"], min_side=s["min_side"], max_side=s["max_side"],
+        "data/synth",
+        n=s["n"],
+        seed=s["seed"],
+        n_test=s["n_test"],
+        n_supplemental=s["n_supplemental"],
+        min_side=s["min_side"],
+        max_side=s["max_side"],
         workers=p["base"]["workers"],
     )
 

@@ -19,11 +19,11 @@ def test_missing_foreign_and_corrupt_files_name_the_file(tmp_path):
         load_checkpoint(tmp_path / "none.pt")
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(1)}, foreign)
-    with pytest.raises(DataError, match="foreign.pt: not a forgeseg checkpoint"):
+    with pytest.raises(DataError, match=r"foreign\.pt: not a forgeseg checkpoint"):
         load_checkpoint(foreign)
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00garbage")
-    with pytest.raises(DataError, match="corrupt.pt: not a loadable checkpoint"):
+    with pytest.raises(DataError, match=r"corrupt\.pt: not a loadable checkpoint"):
         load_checkpoint(corrupt)
 
 

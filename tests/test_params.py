@@ -53,5 +53,5 @@ def test_missing_and_broken_files(tmp_path):
 def test_device_names():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in ("cpu", "cuda", "mps")
-    with pytest.raises(ParamsError, match="base.device"):
+    with pytest.raises(ParamsError, match=r"base\.device"):
         resolve_device("tpu")

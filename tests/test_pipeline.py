@@ -24,8 +24,12 @@ pytestmark = pytest.mark.e2e
 
 
 def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}"
@@ -37,8 +41,9 @@ def _tiny_params(path: Path) -> None:
     p["base"]["workers"] = 1
     p["synth"].update(n=14, n_test=8, n_supplemental=1, min_side=96, max_side=192)
     p["data"]["val_fraction"] = 0.35
-    p["train"].update(size=64, epochs=1, batch_size=4, synthetic_per_epoch=4,
-                      synthetic_max_side=160)
+    p["train"].update(
+        size=64, epochs=1, batch_size=4, synthetic_per_epoch=4, synthetic_max_side=160
+    )
     p["evaluate"].update(thresholds=[0.5], gates=[0.5])
     p["overlay"]["n"] = 3
     path.write_text(yaml.safe_dump(p, sort_keys=False))
@@ -69,12 +74,22 @@ def repo(tmp_path_factory) -> Path:
 def test_repro_makes_every_declared_output(repo: Path) -> None:
     _run(["dvc", "repro"], repo)
     for path in (
-        "data/synth/train_images/forged", "data/synth/test_solution.csv",
-        "data/splits/train.csv", "data/splits/val.csv", "data/splits/test.csv",
-        "metrics/ingest.json", "metrics/eda.json", "plots/eda/contact_sheet.png",
-        "models/model.pt", "checkpoints/last.pt", "metrics/train/metrics.json",
-        "models/postprocess.json", "metrics/evaluate.json", "plots/evaluate/roc.csv",
-        "data/predictions/submission.csv", "metrics/infer.json",
+        "data/synth/train_images/forged",
+        "data/synth/test_solution.csv",
+        "data/splits/train.csv",
+        "data/splits/val.csv",
+        "data/splits/test.csv",
+        "metrics/ingest.json",
+        "metrics/eda.json",
+        "plots/eda/contact_sheet.png",
+        "models/model.pt",
+        "checkpoints/last.pt",
+        "metrics/train/metrics.json",
+        "models/postprocess.json",
+        "metrics/evaluate.json",
+        "plots/evaluate/roc.csv",
+        "data/predictions/submission.csv",
+        "metrics/infer.json",
     ):
         assert (repo / path).exists(), f"{path} missing after dvc repro"
     assert list((repo / "plots/overlays").glob("*.png"))
@@ -87,8 +102,9 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
     # The submission is valid for the official scorer.
     from forgeseg.score import score_files
 
-    report = score_files(repo / "data/synth/test_solution.csv",
-                         repo / "data/predictions/submission.csv")
+    report = score_files(
+        repo / "data/synth/test_solution.csv", repo / "data/predictions/submission.csv"
+    )
     assert report.mean == pytest.approx(infer["of1"])
     # metrics and plots are readable by DVC itself.
     shown = _run(["dvc", "metrics", "show", "--json"], repo)

@@ -10,12 +10,28 @@ THRESHOLDS = [0.3, 0.6]
 KP = [0, 20]
 
 
-def table(uid, authentic, net_score, net_of1, kp_any=(False, False), kp_of1=(0.0, 0.0),
-          kp_best=0, net_any=(True, True)):
+def table(
+    uid,
+    authentic,
+    net_score,
+    net_of1,
+    kp_any=(False, False),
+    kp_of1=(0.0, 0.0),
+    kp_best=0,
+    net_any=(True, True),
+):
     return FigureTable(
-        uid, authentic, np.array(net_any), np.array(net_score, float), np.array(net_of1, float),
-        np.zeros((2, 3), np.int64), np.array(kp_any), np.array(kp_of1, float),
-        np.zeros((2, 3), np.int64), kp_best, 0 if authentic else 100,
+        uid,
+        authentic,
+        np.array(net_any),
+        np.array(net_score, float),
+        np.array(net_of1, float),
+        np.zeros((2, 3), np.int64),
+        np.array(kp_any),
+        np.array(kp_of1, float),
+        np.zeros((2, 3), np.int64),
+        kp_best,
+        0 if authentic else 100,
     )
 
 
@@ -28,11 +44,25 @@ def figures():
         table("f1", False, net_score=[0.9, 0.8], net_of1=[0.7, 0.9]),
         table("f2", False, net_score=[0.7, 0.3], net_of1=[0.6, 0.5]),
         # Keypoints verify a transform in f3 with 25 inliers; the network misses it.
-        table("f3", False, net_score=[0.1, 0.1], net_of1=[0, 0], kp_any=(True, True),
-              kp_of1=(0.8, 0.8), kp_best=25),
+        table(
+            "f3",
+            False,
+            net_score=[0.1, 0.1],
+            net_of1=[0, 0],
+            kp_any=(True, True),
+            kp_of1=(0.8, 0.8),
+            kp_best=25,
+        ),
         # Keypoints misfire on an authentic figure with a weak (12-inlier) transform.
-        table("a3", True, net_score=[0.1, 0.1], net_of1=[0, 0], kp_any=(True, False),
-              kp_of1=(0.0, 0.0), kp_best=12),
+        table(
+            "a3",
+            True,
+            net_score=[0.1, 0.1],
+            net_of1=[0, 0],
+            kp_any=(True, False),
+            kp_of1=(0.0, 0.0),
+            kp_best=12,
+        ),
     ]
 
 
@@ -49,8 +79,9 @@ def brute_force(tables, method, gates):
 @pytest.mark.parametrize("method", ["network", "keypoints", "hybrid"])
 def test_calibration_finds_the_best_setting(method):
     gates = [0.4, 0.5, 0.6]
-    cfg, of1, rows = calibrate(figures(), method, thresholds=THRESHOLDS, gates=gates,
-                               kp_inliers=KP, min_area=0)
+    cfg, of1, rows = calibrate(
+        figures(), method, thresholds=THRESHOLDS, gates=gates, kp_inliers=KP, min_area=0
+    )
     assert of1 == pytest.approx(brute_force(figures(), method, gates))
     assert max(r["of1"] for r in rows) == pytest.approx(of1)
     assert cfg.method == method
@@ -59,8 +90,7 @@ def test_calibration_finds_the_best_setting(method):
 def test_hybrid_beats_each_part_and_floor_is_authentic_fraction():
     gates = [0.4, 0.5, 0.6]
     scores = {
-        m: calibrate(figures(), m, thresholds=THRESHOLDS, gates=gates, kp_inliers=KP,
-                     min_area=0)[1]
+        m: calibrate(figures(), m, thresholds=THRESHOLDS, gates=gates, kp_inliers=KP, min_area=0)[1]
         for m in ("authentic", "network", "keypoints", "hybrid")
     }
     assert scores["authentic"] == pytest.approx(3 / 6)
@@ -78,7 +108,7 @@ def test_mask_on_an_authentic_figure_scores_zero():
 
 
 def test_settings_outside_the_grid_and_unknown_methods_are_refused():
-    with pytest.raises(ValueError, match="threshold=0.45"):
+    with pytest.raises(ValueError, match=r"threshold=0\.45"):
         outcome(figures(), PostprocessConfig("network", 0.45, 0.5), THRESHOLDS, KP)
     with pytest.raises(ParamsError, match="method"):
         PostprocessConfig("magic")

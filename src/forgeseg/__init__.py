@@ -1,2 +1,3 @@
 """forgeseg: copy-move forgery detection in scientific figures."""
+
 __version__ = "0.1.0"

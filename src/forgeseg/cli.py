@@ -1,10 +1,10 @@
 """The ``forgeseg`` command: the library's tools outside DVC.
 
-    forgeseg synth OUT_DIR --n 200 --seed 1        generate a dataset in the Kaggle layout
-    forgeseg validate ROOT [--lenient]              check every file of a Kaggle-layout folder
-    forgeseg score SOLUTION SUBMISSION [--json F]  the official oF1 (last line: the number)
-    forgeseg solution ROOT --out F [--index CSV]   ground truth in the official solution format
-    forgeseg predict --images DIR --out F          a submission for any folder of figures
+forgeseg synth OUT_DIR --n 200 --seed 1        generate a dataset in the Kaggle layout
+forgeseg validate ROOT [--lenient]              check every file of a Kaggle-layout folder
+forgeseg score SOLUTION SUBMISSION [--json F]  the official oF1 (last line: the number)
+forgeseg solution ROOT --out F [--index CSV]   ground truth in the official solution format
+forgeseg predict --images DIR --out F          a submission for any folder of figures
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     from forgeseg.synth import generate_dataset
 
     summary = generate_dataset(
-        args.out_dir, n=args.n, seed=args.seed, n_test=args.n_test,
-        n_supplemental=args.n_supplemental, min_side=args.min_side, max_side=args.max_side,
+        args.out_dir,
+        n=args.n,
+        seed=args.seed,
+        n_test=args.n_test,
+        n_supplemental=args.n_supplemental,
+        min_side=args.min_side,
+        max_side=args.max_side,
         workers=args.workers,
     )
     print(f"wrote {args.out_dir}: {summary}")
@@ -41,8 +46,8 @@ def _cmd_validate(args: argparse.Namespace) -> None:
     for rec in result.records:
         key = f"{rec.subset}/{rec.label}"
         labels[key] = labels.get(key, 0) + 1
-    print(f"{len(result.records)} valid figures ({', '.join(f'{k} {v}' for k, v in sorted(labels.items()))}), "
-          f"{len(result.skipped)} skipped")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))
+    print(f"{len(result.records)} valid figures ({counts}), {len(result.skipped)} skipped")
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
@@ -80,15 +85,20 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     if Path(args.params).is_file():
         keypoints = load_params(args.params)["detect"].get("keypoints")
     n = predict_folder(
-        args.images, args.out, model_path=args.model, postprocess_path=args.postprocess,
-        keypoints=keypoints, device=args.device,
+        args.images,
+        args.out,
+        model_path=args.model,
+        postprocess_path=args.postprocess,
+        keypoints=keypoints,
+        device=args.device,
     )
     print(f"wrote {args.out}: {n} figures")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="forgeseg", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="forgeseg", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth", help="generate a dataset in the Kaggle layout")

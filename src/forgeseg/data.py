@@ -99,7 +99,13 @@ class SyntheticDataset(Dataset):
     """
 
     def __init__(
-        self, length: int, size: int, *, seed: int = 0, min_side: int = 128, max_side: int = 512,
+        self,
+        length: int,
+        size: int,
+        *,
+        seed: int = 0,
+        min_side: int = 128,
+        max_side: int = 512,
         augment: bool = True,
     ) -> None:
         self.length = length
@@ -123,8 +129,11 @@ class SyntheticDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
         forged = bool(rng.random() < 0.5)
         case = make_case(
-            rng, forged=forged, with_authentic=not forged,
-            min_side=self.min_side, max_side=self.max_side,
+            rng,
+            forged=forged,
+            with_authentic=not forged,
+            min_side=self.min_side,
+            max_side=self.max_side,
         )
         if forged:
             image, masks = case.forged, case.masks

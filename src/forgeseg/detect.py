@@ -22,8 +22,9 @@ __all__ = ["Detector", "read_truth"]
 log = logging.getLogger(__name__)
 
 
-def read_truth(record: Record, shape: tuple[int, int], solution: Mapping[str, str] | None = None
-               ) -> np.ndarray | None:
+def read_truth(
+    record: Record, shape: tuple[int, int], solution: Mapping[str, str] | None = None
+) -> np.ndarray | None:
     """True instances (M,H,W) bool of a record; None when unknown.
 
     Train and val figures carry a mask file (or none: authentic). Test figures get their
@@ -44,8 +45,12 @@ class Detector:
     """A network checkpoint (optional), keypoint settings and a post-processing config."""
 
     def __init__(
-        self, *, model_path: str | os.PathLike[str] | None, keypoints: Mapping[str, Any] | None,
-        postprocess: PostprocessConfig, device: str = "cpu",
+        self,
+        *,
+        model_path: str | os.PathLike[str] | None,
+        keypoints: Mapping[str, Any] | None,
+        postprocess: PostprocessConfig,
+        device: str = "cpu",
     ) -> None:
         from forgeseg.keypoints import KeypointConfig
 
@@ -58,8 +63,9 @@ class Detector:
         self.kp_cfg = KeypointConfig.from_dict(dict(keypoints or {}))
         self.use_kp = postprocess.method in ("keypoints", "hybrid")
 
-    def evidence(self, image: np.ndarray, uid: str = "", truth: np.ndarray | None = None
-                 ) -> Evidence:
+    def evidence(
+        self, image: np.ndarray, uid: str = "", truth: np.ndarray | None = None
+    ) -> Evidence:
         """(H,W,3) uint8 figure -> :class:`Evidence` from every detector in use."""
         from forgeseg.keypoints import detect as kp_detect
 
@@ -71,8 +77,12 @@ class Detector:
         return decide(self.evidence(image), self.cfg)
 
     def iter_evidence(
-        self, records: Sequence[Record], *, solution: Mapping[str, str] | None = None,
-        progress: bool = True, desc: str = "detect",
+        self,
+        records: Sequence[Record],
+        *,
+        solution: Mapping[str, str] | None = None,
+        progress: bool = True,
+        desc: str = "detect",
     ) -> Iterator[Evidence]:
         """Evidence for each record, with a progress bar; truth attached when known."""
         from tqdm import tqdm

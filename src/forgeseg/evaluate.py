@@ -42,7 +42,7 @@ def summarize(out: Outcome) -> dict[str, Any]:
     """oF1 with its breakdown, pixel Dice/IoU and image-level metrics of one outcome."""
     forged = out.truth_forged
     auth = ~forged
-    tp, fp, fn = (out.px[forged].sum(axis=0) if forged.any() else np.zeros(3))
+    tp, fp, fn = out.px[forged].sum(axis=0) if forged.any() else np.zeros(3)
     per_dice = [2 * a / max(2 * a + b + c, 1) for a, b, c in out.px[forged]]
     per_iou = [a / max(a + b + c, 1) for a, b, c in out.px[forged]]
     img = image_metrics(forged.astype(int), out.score, out.forged_pred.astype(int))
@@ -76,9 +76,15 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -
 
 
 def collect_tables(
-    detector: Detector, records: Sequence[Any], *, thresholds: Sequence[float],
-    kp_inliers: Sequence[int], min_area: int, solution: Mapping[str, str] | None = None,
-    progress: bool = True, desc: str = "evaluate",
+    detector: Detector,
+    records: Sequence[Any],
+    *,
+    thresholds: Sequence[float],
+    kp_inliers: Sequence[int],
+    min_area: int,
+    solution: Mapping[str, str] | None = None,
+    progress: bool = True,
+    desc: str = "evaluate",
 ) -> list[FigureTable]:
     """Run the detector on every record and keep only the small per-figure tables."""
     tables = []
@@ -91,23 +97,40 @@ def collect_tables(
 
 
 def calibrate_all(
-    tables: Sequence[FigureTable], *, thresholds: Sequence[float], gates: Sequence[float],
-    kp_inliers: Sequence[int], min_area: int, methods: Sequence[str] = METHODS,
+    tables: Sequence[FigureTable],
+    *,
+    thresholds: Sequence[float],
+    gates: Sequence[float],
+    kp_inliers: Sequence[int],
+    min_area: int,
+    methods: Sequence[str] = METHODS,
 ) -> dict[str, tuple[PostprocessConfig, list[dict[str, Any]]]]:
     """Calibrate each detector on the same tables."""
     return {
         m: (cfg, rows)
         for m in methods
-        for cfg, _, rows in [calibrate(tables, m, thresholds=thresholds, gates=gates,
-                                       kp_inliers=kp_inliers, min_area=min_area)]
+        for cfg, _, rows in [
+            calibrate(
+                tables,
+                m,
+                thresholds=thresholds,
+                gates=gates,
+                kp_inliers=kp_inliers,
+                min_area=min_area,
+            )
+        ]
     }
 
 
 def evaluate(
-    params: Mapping[str, Any], *, model_path: str | Path = "models/model.pt",
-    splits_dir: str | Path = "data/splits", metrics_path: str | Path = "metrics/evaluate.json",
+    params: Mapping[str, Any],
+    *,
+    model_path: str | Path = "models/model.pt",
+    splits_dir: str | Path = "data/splits",
+    metrics_path: str | Path = "metrics/evaluate.json",
     plots_dir: str | Path = "plots/evaluate",
-    postprocess_path: str | Path = "models/postprocess.json", progress: bool = True,
+    postprocess_path: str | Path = "models/postprocess.json",
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Calibrate on the val split and write metrics, plots and the calibrated settings."""
     det_cfg = section(params, "detect")
@@ -120,12 +143,18 @@ def evaluate(
     records = read_index(Path(splits_dir) / "val.csv")
     device = resolve_device(params["base"].get("device"))
     detector = Detector(
-        model_path=model_path, keypoints=det_cfg.get("keypoints"),
-        postprocess=PostprocessConfig("hybrid", min_area=min_area), device=device,
+        model_path=model_path,
+        keypoints=det_cfg.get("keypoints"),
+        postprocess=PostprocessConfig("hybrid", min_area=min_area),
+        device=device,
     )
     log.info("evaluating %d val figures with every detector", len(records))
     tables = collect_tables(
-        detector, records, thresholds=thresholds, kp_inliers=kp_inliers, min_area=min_area,
+        detector,
+        records,
+        thresholds=thresholds,
+        kp_inliers=kp_inliers,
+        min_area=min_area,
         progress=progress,
     )
     if not tables:
@@ -143,7 +172,8 @@ def evaluate(
         "method": method,
         **main,
         "calibrated": {
-            "threshold": best_cfg.threshold, "gate": best_cfg.gate,
+            "threshold": best_cfg.threshold,
+            "gate": best_cfg.gate,
             "kp_min_inliers": best_cfg.kp_min_inliers,
         },
         "methods": {
@@ -164,7 +194,10 @@ def evaluate(
     )
     final = outcome(tables, best_cfg, thresholds, kp_inliers)
     fpr, tpr, _ = roc_curve(final.truth_forged.astype(int), final.score)
-    write_csv(plots / "roc.csv", [{"fpr": float(a), "tpr": float(b)} for a, b in zip(fpr, tpr, strict=True)])
+    write_csv(
+        plots / "roc.csv",
+        [{"fpr": float(a), "tpr": float(b)} for a, b in zip(fpr, tpr, strict=True)],
+    )
     write_csv(
         plots / "confusion.csv",
         [
@@ -179,7 +212,11 @@ def evaluate(
     log.info(
         "val oF1 %.4f (%s; all-authentic floor %.4f); calibrated threshold %.2f, gate %.2f, "
         "keypoint inliers >= %d",
-        main["of1"], method, main["floor"], best_cfg.threshold, best_cfg.gate,
+        main["of1"],
+        method,
+        main["floor"],
+        best_cfg.threshold,
+        best_cfg.gate,
         best_cfg.kp_min_inliers,
     )
     return metrics

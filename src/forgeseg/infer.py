@@ -19,14 +19,14 @@ from forgeseg.imageio import read_image
 from forgeseg.params import resolve_device, section
 from forgeseg.postprocess import load_postprocess
 
-__all__ = ["SOLUTION_NAME", "infer", "predict_folder", "write_overlays"]
+__all__ = ["SOLUTION_NAME", "infer", "load_solution", "predict_folder", "write_overlays"]
 
 log = logging.getLogger(__name__)
 
 SOLUTION_NAME = "test_solution.csv"  # written by `forgeseg synth`; absent in the Kaggle copy
 
 
-def _load_solution(root: Path) -> dict[str, str] | None:
+def load_solution(root: Path) -> dict[str, str] | None:
     from forgeseg.score import read_solution
 
     path = root / SOLUTION_NAME
@@ -52,10 +52,14 @@ def _predict_records(
 
 
 def infer(
-    params: Mapping[str, Any], *, model_path: str | Path = "models/model.pt",
+    params: Mapping[str, Any],
+    *,
+    model_path: str | Path = "models/model.pt",
     postprocess_path: str | Path = "models/postprocess.json",
-    splits_dir: str | Path = "data/splits", out_dir: str | Path = "data/predictions",
-    metrics_path: str | Path = "metrics/infer.json", progress: bool = True,
+    splits_dir: str | Path = "data/splits",
+    out_dir: str | Path = "data/predictions",
+    metrics_path: str | Path = "metrics/infer.json",
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Predict every test figure; write ``out_dir/submission.csv`` and ``out_dir/masks``."""
     from forgeseg.score import score_files, write_submission
@@ -64,8 +68,10 @@ def infer(
     root = Path(params["data"]["root"])
     records = read_index(Path(splits_dir) / "test.csv")
     detector = Detector(
-        model_path=model_path, keypoints=section(params, "detect").get("keypoints"),
-        postprocess=cfg, device=resolve_device(params["base"].get("device")),
+        model_path=model_path,
+        keypoints=section(params, "detect").get("keypoints"),
+        postprocess=cfg,
+        device=resolve_device(params["base"].get("device")),
     )
     log.info("predicting %d test figures with the %s detector", len(records), cfg.method)
     out_dir = Path(out_dir)
@@ -74,7 +80,9 @@ def infer(
         write_submission(rows, tmp / "submission.csv")
     n_forged = sum(a != "authentic" for _, a in rows)
     metrics: dict[str, Any] = {
-        "method": cfg.method, "n_figures": len(rows), "predicted_forged": n_forged,
+        "method": cfg.method,
+        "n_figures": len(rows),
+        "predicted_forged": n_forged,
         "predicted_forged_fraction": n_forged / max(len(rows), 1),
     }
     solution = root / SOLUTION_NAME
@@ -90,8 +98,11 @@ def infer(
 
 
 def write_overlays(
-    params: Mapping[str, Any], *, splits_dir: str | Path = "data/splits",
-    pred_dir: str | Path = "data/predictions", out_dir: str | Path = "plots/overlays",
+    params: Mapping[str, Any],
+    *,
+    splits_dir: str | Path = "data/splits",
+    pred_dir: str | Path = "data/predictions",
+    out_dir: str | Path = "plots/overlays",
 ) -> int:
     """Red overlays of predicted instances (green contours: truth, when known).
 
@@ -104,7 +115,7 @@ def write_overlays(
     n = int(section(params, "overlay").get("n", 12))
     root = Path(params["data"]["root"])
     records = read_index(Path(splits_dir) / "test.csv")
-    solution = _load_solution(root)
+    solution = load_solution(root)
     pred_dir = Path(pred_dir)
 
     def load_pred(rec: Record) -> np.ndarray:
@@ -128,9 +139,14 @@ def write_overlays(
 
 
 def predict_folder(
-    images: str | Path, out_csv: str | Path, *, model_path: str | Path,
-    postprocess_path: str | Path, keypoints: Mapping[str, Any] | None = None,
-    device: str = "auto", progress: bool = True,
+    images: str | Path,
+    out_csv: str | Path,
+    *,
+    model_path: str | Path,
+    postprocess_path: str | Path,
+    keypoints: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    progress: bool = True,
 ) -> int:
     """``forgeseg predict``: every PNG/JPEG/TIFF in ``images`` -> a Kaggle submission CSV."""
     from tqdm import tqdm
@@ -142,13 +158,16 @@ def predict_folder(
     if not folder.is_dir():
         raise DataError(folder, "not a folder of figures")
     files = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
     )
     if not files:
         raise DataError(folder, "holds no PNG, JPEG, TIFF or BMP figures")
     detector = Detector(
-        model_path=model_path, keypoints=keypoints, postprocess=load_postprocess(postprocess_path),
+        model_path=model_path,
+        keypoints=keypoints,
+        postprocess=load_postprocess(postprocess_path),
         device=resolve_device(device),
     )
     rows = []

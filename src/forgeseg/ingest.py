@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def ingest(
-    params: Mapping[str, Any], *, splits_dir: str | Path = "data/splits",
-    metrics_path: str | Path = "metrics/ingest.json", progress: bool = True,
+    params: Mapping[str, Any],
+    *,
+    splits_dir: str | Path = "data/splits",
+    metrics_path: str | Path = "metrics/ingest.json",
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Scan ``data.root``, split it, write ``splits_dir/{train,val,test}.csv`` and metrics.
 
@@ -34,8 +37,10 @@ def ingest(
         raise DataError(root, "data.root is not a folder (see README: Using the Kaggle data)")
     log.info("scanning %s (%s mode)", root, "strict" if data.get("strict") else "lenient")
     result = scan(
-        root, strict=bool(data.get("strict", False)),
-        workers=int(params["base"].get("workers", 1)), progress=progress,
+        root,
+        strict=bool(data.get("strict", False)),
+        workers=int(params["base"].get("workers", 1)),
+        progress=progress,
     )
     splits = split_records(
         result.records, val_fraction=float(data["val_fraction"]), seed=int(params["base"]["seed"])
@@ -51,16 +56,22 @@ def ingest(
         key = s.reason.split(":")[0][:60]
         reasons[key] = reasons.get(key, 0) + 1
     metrics = {
-        "root": str(root), "figures": len(result.records), "skipped": len(result.skipped),
-        "skipped_by_reason": reasons, **split_summary(splits),
+        "root": str(root),
+        "figures": len(result.records),
+        "skipped": len(result.skipped),
+        "skipped_by_reason": reasons,
+        **split_summary(splits),
     }
     write_json(metrics_path, metrics)
     for s in result.skipped[:10]:
         log.warning("skipped %s: %s", s.path, s.reason)
     if len(result.skipped) > 10:
-        log.warning("... and %d more skipped (see %s/skipped.csv)", len(result.skipped) - 10, splits_dir)
+        log.warning(
+            "... and %d more skipped (see %s/skipped.csv)", len(result.skipped) - 10, splits_dir
+        )
     log.info(
-        "%d figures: %s", len(result.records),
+        "%d figures: %s",
+        len(result.records),
         ", ".join(f"{k} {len(v)}" for k, v in splits.items()),
     )
     return metrics

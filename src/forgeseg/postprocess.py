@@ -41,11 +41,11 @@ __all__ = [
     "PostprocessConfig",
     "calibrate",
     "decide",
-    "outcome",
-    "tabulate",
     "load_postprocess",
     "net_instances",
+    "outcome",
     "save_postprocess",
+    "tabulate",
 ]
 
 METHODS = ("authentic", "network", "keypoints", "hybrid")
@@ -106,9 +106,7 @@ def _empty(shape: tuple[int, int]) -> np.ndarray:
     return np.zeros((0, *shape), bool)
 
 
-def net_instances(
-    ev: Evidence, threshold: float, min_area: int
-) -> tuple[np.ndarray, float]:
+def net_instances(ev: Evidence, threshold: float, min_area: int) -> tuple[np.ndarray, float]:
     """Network instances at ``threshold`` and the network's evidence score.
 
     The score is the geometric mean of the image head and the best instance's mean pixel
@@ -205,9 +203,17 @@ def tabulate(
     truth_union = ev.truth.any(axis=0) if ev.truth.shape[0] else np.zeros(ev.image.shape[:2], bool)
     T, K = len(thresholds), len(kp_inliers)
     tab = FigureTable(
-        ev.uid, ev.truth.shape[0] == 0, np.zeros(T, bool), np.zeros(T), np.zeros(T),
-        np.zeros((T, 3), np.int64), np.zeros(K, bool), np.zeros(K), np.zeros((K, 3), np.int64),
-        max(ev.kp.inliers, default=0) if ev.kp is not None else 0, int(truth_union.sum()),
+        ev.uid,
+        ev.truth.shape[0] == 0,
+        np.zeros(T, bool),
+        np.zeros(T),
+        np.zeros(T),
+        np.zeros((T, 3), np.int64),
+        np.zeros(K, bool),
+        np.zeros(K),
+        np.zeros((K, 3), np.int64),
+        max(ev.kp.inliers, default=0) if ev.kp is not None else 0,
+        int(truth_union.sum()),
     )
     if ev.net is not None:
         for j, t in enumerate(thresholds):
@@ -238,7 +244,9 @@ class Outcome:
 
 
 def outcome(
-    tables: Sequence[FigureTable], cfg: PostprocessConfig, thresholds: Sequence[float],
+    tables: Sequence[FigureTable],
+    cfg: PostprocessConfig,
+    thresholds: Sequence[float],
     kp_inliers: Sequence[int],
 ) -> Outcome:
     """Per-figure results of ``cfg`` (whose threshold and inlier floor must be in the grids)."""
@@ -282,8 +290,13 @@ def _index(grid: Sequence[float], value: float, name: str) -> int:
 
 
 def calibrate(
-    tables: Sequence[FigureTable], method: str, *, thresholds: Sequence[float],
-    gates: Sequence[float], kp_inliers: Sequence[int] = (0,), min_area: int = 48,
+    tables: Sequence[FigureTable],
+    method: str,
+    *,
+    thresholds: Sequence[float],
+    gates: Sequence[float],
+    kp_inliers: Sequence[int] = (0,),
+    min_area: int = 48,
 ) -> tuple[PostprocessConfig, float, list[dict[str, Any]]]:
     """Grid-search the settings of ``method`` that maximise mean oF1 over ``tables``.
 

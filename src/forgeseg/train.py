@@ -46,8 +46,10 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
+    # The library draws from explicit generators; these cover third-party code
+    # (albumentations falls back on the global RNGs when not given a seed).
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002
     torch.manual_seed(seed)
 
 
@@ -55,7 +57,9 @@ def _fingerprint(params: Mapping[str, Any]) -> str:
     """What must match for a saved last checkpoint to be resumed (epochs may grow)."""
     train = {k: v for k, v in section(params, "train").items() if k != "epochs"}
     key = {
-        "model": params.get("model"), "train": train, "seed": params["base"].get("seed"),
+        "model": params.get("model"),
+        "train": train,
+        "seed": params["base"].get("seed"),
         "root": params["data"].get("root"),
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -70,9 +74,16 @@ def _dist_info() -> tuple[int, int, int]:
 
 @torch.no_grad()
 def validate(
-    model: torch.nn.Module, loader: DataLoader, loss_fn: Any, device: str, *,
-    amp_dtype: torch.dtype | None = None, threshold: float = 0.5, gate: float = 0.5,
-    min_area: int = 16, progress: bool = False,
+    model: torch.nn.Module,
+    loader: DataLoader,
+    loss_fn: Any,
+    device: str,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    threshold: float = 0.5,
+    gate: float = 0.5,
+    min_area: int = 16,
+    progress: bool = False,
 ) -> dict[str, float]:
     """Loss, pixel Dice/IoU (pooled over forged figures) and oF1 at input resolution.
 
@@ -113,7 +124,9 @@ def validate(
                 pred_inst = np.zeros((0, *true_inst.shape[1:]), bool)
             else:
                 pred_inst = build_instances(
-                    prob[i, 0].cpu().numpy(), denormalize(x[i]), threshold=threshold,
+                    prob[i, 0].cpu().numpy(),
+                    denormalize(x[i]),
+                    threshold=threshold,
                     min_area=min_area,
                 )
             scores.append(of1_image(pred_inst, true_inst))
@@ -126,9 +139,13 @@ def validate(
 
 
 def train(
-    params: Mapping[str, Any], *, splits_dir: str | Path = "data/splits",
-    model_out: str | Path = "models/model.pt", last_out: str | Path = "checkpoints/last.pt",
-    live_dir: str | Path = "metrics/train", progress: bool = True,
+    params: Mapping[str, Any],
+    *,
+    splits_dir: str | Path = "data/splits",
+    model_out: str | Path = "models/model.pt",
+    last_out: str | Path = "checkpoints/last.pt",
+    live_dir: str | Path = "metrics/train",
+    progress: bool = True,
 ) -> TrainResult:
     """Train the model described by ``params['model']`` with ``params['train']``.
 
@@ -166,7 +183,10 @@ def train(
     if n_synth:
         parts.append(
             SyntheticDataset(
-                n_synth, size, seed=seed, max_side=int(tcfg.get("synthetic_max_side", 512)),
+                n_synth,
+                size,
+                seed=seed,
+                max_side=int(tcfg.get("synthetic_max_side", 512)),
                 min_side=int(params["synth"].get("min_side", 128)),
             )
         )
@@ -176,13 +196,23 @@ def train(
     workers = int(tcfg.get("num_workers", 0))
     bs = int(tcfg.get("batch_size", 8))
     train_loader = DataLoader(
-        train_ds, batch_size=bs, shuffle=sampler is None, sampler=sampler, generator=gen,
-        num_workers=workers, collate_fn=collate, drop_last=len(train_ds) > bs,
-        pin_memory=on_cuda, persistent_workers=False,
+        train_ds,
+        batch_size=bs,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=gen,
+        num_workers=workers,
+        collate_fn=collate,
+        drop_last=len(train_ds) > bs,
+        pin_memory=on_cuda,
+        persistent_workers=False,
     )
     val_loader = DataLoader(
-        FigureDataset(val_records, size), batch_size=bs, shuffle=False,
-        num_workers=workers, collate_fn=collate,
+        FigureDataset(val_records, size),
+        batch_size=bs,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate,
     )
 
     model = build_model(section(params, "model")).to(device)
@@ -238,8 +268,14 @@ def train(
         live.log_params({"model": section(params, "model"), "train": tcfg})
     log.info(
         "training %s/%s at %dpx on %s: %d figures from the index + %d generated per epoch, "
-        "%d epochs", params["model"].get("arch"), params["model"].get("encoder"), size, device,
-        len(train_records), n_synth, epochs,
+        "%d epochs",
+        params["model"].get("arch"),
+        params["model"].get("encoder"),
+        size,
+        device,
+        len(train_records),
+        n_synth,
+        epochs,
     )
     t0 = time.perf_counter()
     seen = 0
@@ -251,7 +287,9 @@ def train(
             sampler.set_epoch(epoch)
         ddp_model.train()
         run_loss, n = 0.0, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and is_main))
+        bar = tqdm(
+            train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and is_main)
+        )
         for batch in bar:
             x = batch["image"].to(device, non_blocking=True)
             if on_cuda and tcfg.get("channels_last", True):
@@ -259,7 +297,9 @@ def train(
             y = batch["mask"].to(device, non_blocking=True)
             valid = batch["valid"].to(device, non_blocking=True)
             label = batch["label"].to(device, non_blocking=True)
-            with torch.autocast(device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None):
+            with torch.autocast(
+                device.split(":")[0], dtype=amp_dtype, enabled=amp_dtype is not None
+            ):
                 out = ddp_model(x)
                 loss, _ = loss_fn(out, y, label, valid)
             opt.zero_grad(set_to_none=True)
@@ -279,17 +319,28 @@ def train(
         train_loss = run_loss / max(n, 1)
         log.info(
             "epoch %d/%d: train loss %.4f, val loss %.4f, val Dice %.3f, IoU %.3f, oF1 %.3f",
-            epoch + 1, epochs, train_loss, val["loss"], val["dice"], val["iou"], val["of1"],
+            epoch + 1,
+            epochs,
+            train_loss,
+            val["loss"],
+            val["dice"],
+            val["iou"],
+            val["of1"],
         )
         assert live is not None
         live.log_metric("train/loss", train_loss)
         for key, value in val.items():
             live.log_metric(f"val/{key}", value)
         live.log_metric("lr", sched.get_last_lr()[0], plot=True)
-        history.append({"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}})
+        history.append(
+            {"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": v for k, v in val.items()}}
+        )
         payload = {
-            "model_cfg": model_cfg, "size": size, "state_dict": model.state_dict(),
-            "epoch": epoch, "metrics": val,
+            "model_cfg": model_cfg,
+            "size": size,
+            "state_dict": model.state_dict(),
+            "epoch": epoch,
+            "metrics": val,
         }
         # Ties go to the later epoch: equal oF1 with more training is the better bet.
         if val["of1"] >= best_of1:
@@ -299,8 +350,12 @@ def train(
         save_checkpoint(
             last_out,
             {
-                **payload, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "fingerprint": fingerprint, "best_of1": best_of1, "best_epoch": best_epoch,
+                **payload,
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "fingerprint": fingerprint,
+                "best_of1": best_of1,
+                "best_epoch": best_epoch,
                 "history": history,
             },
         )
@@ -311,13 +366,22 @@ def train(
     if is_main:
         if not Path(model_out).exists():
             # Resumed a finished run whose best checkpoint was removed: the last one stands in.
-            save_checkpoint(model_out, {"model_cfg": model_cfg, "size": size,
-                                        "state_dict": model.state_dict(), "epoch": epochs - 1,
-                                        "metrics": {}})
+            save_checkpoint(
+                model_out,
+                {
+                    "model_cfg": model_cfg,
+                    "size": size,
+                    "state_dict": model.state_dict(),
+                    "epoch": epochs - 1,
+                    "metrics": {},
+                },
+            )
         assert live is not None
         live.summary["train/seconds"] = round(seconds, 1)
         live.summary["train/figures_per_second"] = round(seen / max(seconds, 1e-9), 2)
         live.end()
     if world > 1:
         torch.distributed.destroy_process_group()
-    return TrainResult(best_epoch + 1, best_of1, epochs - start_epoch, seconds, seen / max(seconds, 1e-9))
+    return TrainResult(
+        best_epoch + 1, best_of1, epochs - start_epoch, seconds, seen / max(seconds, 1e-9)
+    )
