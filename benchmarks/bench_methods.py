@@ -1,0 +1,191 @@
+"""Benchmark every detector on the same figures in one run.
+
+    python benchmarks/bench_methods.py [--large 300] [--out metrics/benchmark.json]
+
+Rows: the all-authentic floor, the plain U-Net, the self-correlation U-Net, keypoints
+alone, and the hybrid (self-correlation U-Net + keypoints). Each is calibrated on the val
+split (as the evaluate stage does) and scored on the default generated test set and on a
+larger generated test set made with another seed.
+
+The self-correlation model is the pipeline's own `models/model.pt` (run `dvc repro` first);
+the plain U-Net is trained here with the same params except `model.arch: unet`, so both see
+the same data for the same number of steps.
+
+Writes `metrics/benchmark.json` (a DVC metrics file) and `benchmarks/results/methods.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from forgeseg.atomic import write_json, write_text
+from forgeseg.dataset import read_index, scan
+from forgeseg.detect import read_truth
+from forgeseg.evaluate import summarize
+from forgeseg.imageio import read_image
+from forgeseg.keypoints import KeypointConfig
+from forgeseg.keypoints import detect as kp_detect
+from forgeseg.params import load_params, resolve_device
+from forgeseg.postprocess import Evidence, calibrate, outcome, tabulate
+from forgeseg.predict import Predictor
+from forgeseg.stage import setup_logging
+
+log = logging.getLogger("bench_methods")
+
+ROWS = [  # (row name, detector method, network)
+    ("all-authentic floor", "authentic", None),
+    ("plain U-Net", "network", "unet"),
+    ("self-correlation U-Net", "network", "selfcorr"),
+    ("keypoints (SIFT + MAGSAC)", "keypoints", None),
+    ("hybrid (self-corr + keypoints)", "hybrid", "selfcorr"),
+]
+
+
+def _tables(records, nets: dict[str, Predictor], kp_cfg, grids, solution=None, desc=""):
+    """Per network: the figure tables (keypoints computed once per figure, shared)."""
+    from tqdm import tqdm
+
+    out: dict[str | None, list] = {name: [] for name in [*nets, None]}
+    for rec in tqdm(records, desc=desc):
+        image = read_image(rec.image)
+        truth = read_truth(rec, image.shape[:2], solution)
+        if truth is None:
+            continue
+        kp = kp_detect(image, kp_cfg)
+        for name in [*nets, None]:
+            net = nets[name].predict(image) if name is not None else None
+            ev = Evidence(rec.uid, image, net=net, kp=kp, truth=truth)
+            out[name].append(
+                tabulate(ev, grids["thresholds"], grids["kp_inliers"], grids["min_area"])
+            )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--large", type=int, default=300, help="figures in the larger test set")
+    ap.add_argument("--large-seed", type=int, default=1001)
+    ap.add_argument("--work", default="benchmarks/.work")
+    ap.add_argument("--out", default="metrics/benchmark.json")
+    ap.add_argument("--md", default="benchmarks/results/methods.md")
+    args = ap.parse_args()
+    setup_logging()
+    params = load_params(args.params)
+    work = Path(args.work)
+    device = resolve_device(params["base"].get("device"))
+
+    # 1. The plain U-Net, same params but the architecture.
+    unet_path = work / "unet.pt"
+    t0 = time.perf_counter()
+    if not unet_path.exists():
+        from forgeseg.train import train
+
+        p = copy.deepcopy(params)
+        p["model"]["arch"] = "unet"
+        train(p, model_out=unet_path, last_out=work / "unet_last.pt", live_dir=work / "unet_live")
+    train_s = time.perf_counter() - t0
+    nets = {"unet": Predictor(unet_path, device), "selfcorr": Predictor("models/model.pt", device)}
+
+    # 2. A larger generated test set from another seed (its own train part is unused).
+    large_root = work / f"large_{args.large}_{args.large_seed}"
+    if not (large_root / "test_solution.csv").exists():
+        from forgeseg.synth import generate_dataset
+
+        s = params["synth"]
+        generate_dataset(
+            large_root,
+            n=2,
+            seed=args.large_seed,
+            n_test=args.large,
+            n_supplemental=0,
+            min_side=s["min_side"],
+            max_side=s["max_side"],
+            workers=params["base"]["workers"],
+        )
+
+    det, ev_cfg = params["detect"], params["evaluate"]
+    grids = {
+        "thresholds": [float(t) for t in ev_cfg["thresholds"]],
+        "gates": [float(g) for g in ev_cfg["gates"]],
+        "kp_inliers": [int(k) for k in ev_cfg.get("kp_inliers", [0])],
+        "min_area": int(det.get("min_area", 48)),
+    }
+    kp_cfg = KeypointConfig.from_dict(dict(det.get("keypoints") or {}))
+    from forgeseg.infer import load_solution
+
+    sets = {
+        "val": (read_index("data/splits/val.csv"), None),
+        "test": (read_index("data/splits/test.csv"), load_solution(Path(params["data"]["root"]))),
+        "test_large": (
+            [
+                r
+                for r in scan(large_root, strict=True, progress=False).records
+                if r.subset == "test"
+            ],
+            load_solution(large_root),
+        ),
+    }
+    t1 = time.perf_counter()
+    tables = {k: _tables(recs, nets, kp_cfg, grids, sol, desc=k) for k, (recs, sol) in sets.items()}
+    detect_s = time.perf_counter() - t1
+
+    results: dict[str, Any] = {
+        "rows": {},
+        "seconds": {"train_unet": round(train_s, 1), "detect_all": round(detect_s, 1)},
+    }
+    for row, method, net in ROWS:
+        cfg, _, _ = calibrate(
+            tables["val"][net],
+            method,
+            thresholds=grids["thresholds"],
+            gates=grids["gates"],
+            kp_inliers=grids["kp_inliers"],
+            min_area=grids["min_area"],
+        )
+        entry: dict[str, Any] = {
+            "method": method,
+            "network": net,
+            "calibrated": {
+                "threshold": cfg.threshold,
+                "gate": cfg.gate,
+                "kp_min_inliers": cfg.kp_min_inliers,
+            },
+        }
+        for split in ("val", "test", "test_large"):
+            s = summarize(
+                outcome(tables[split][net], cfg, grids["thresholds"], grids["kp_inliers"])
+            )
+            entry[split] = {
+                k: s[k]
+                for k in ("of1", "floor", "forged_only_of1", "authentic_fpr", "dice", "n_figures")
+            }
+        results["rows"][row] = entry
+    write_json(args.out, results)
+
+    lines = [
+        "| detector | test oF1 | floor | forged-only oF1 | authentic FPR | pixel F1 | "
+        f"large test oF1 ({args.large}) | floor | forged-only | FPR | pixel F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    for row, entry in results["rows"].items():
+        t, lg = entry["test"], entry["test_large"]
+        lines.append(
+            f"| {row} | {fmt(t['of1'])} | {fmt(t['floor'])} | {fmt(t['forged_only_of1'])} | "
+            f"{fmt(t['authentic_fpr'])} | {fmt(t['dice'])} | "
+            f"{fmt(lg['of1'])} | {fmt(lg['floor'])} | "
+            f"{fmt(lg['forged_only_of1'])} | {fmt(lg['authentic_fpr'])} | {fmt(lg['dice'])} |"
+        )
+    table = "\n".join(lines) + "\n"
+    write_text(args.md, table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
