@@ -5,16 +5,26 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
+import os
+import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg.errors import ParamsError
+from forgeseg.errors import ForgesegError, ParamsError
 from forgeseg.rle import decode_annotation
 from forgeseg.synth import KINDS, apply_geometry, generate_dataset, make_case
-from forgeseg.synth.forge import MAX_FRACTION, MIN_FRACTION
+from forgeseg.synth.canvas import draw_text, smooth_noise
+from forgeseg.synth.compound import render_compound
+from forgeseg.synth.forge import MAX_FRACTION, MIN_FRACTION, plain_map
+from forgeseg.synth.kinds import render_single
+from forgeseg.synth.microscopy import render_fluorescence
+from forgeseg.synth.photo import PHOTO_SOURCES, render_photo_from
+from forgeseg.synth.writer import run_parallel
 
 SMALL = {"min_side": 64, "max_side": 200}
 
@@ -233,3 +243,111 @@ def test_same_seed_same_bytes_with_any_worker_count(
     assert _tree_hash(tmp_path / "two") == _tree_hash(root)
     generate_dataset(tmp_path / "other", **{**kw, "seed": 12})
     assert _tree_hash(tmp_path / "other") != _tree_hash(root)
+
+
+def test_photo_sources_are_scientific_and_do_not_repeat_themselves() -> None:
+    # Self-repeating textures put genuine duplicates into authentic figures; everyday
+    # pictures do not look like figures of a paper.
+    banned = {"grass", "brick", "gravel", "hubble_deep_field", "coffee", "camera", "astronaut"}
+    assert not banned & set(PHOTO_SOURCES)
+    assert len(PHOTO_SOURCES) >= 3
+
+
+def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_compound_figures_never_show_one_photo_crop_twice() -> None:
+    shown = 0
+    for i in range(12):
+        # Many panels of photos: more than there are sources, so crops must be disjoint.
+        rng = np.random.default_rng([13, i])
+        taken: dict = {}
+        crops = []
+        for _ in range(12):
+            panel = render_photo_from(rng, 60, 80, taken)
+            if panel is not None:
+                crops += panel.sources
+        names = [n for n, _ in crops]
+        assert len(names) > len(PHOTO_SOURCES), "sources are reused, but only disjointly"
+        for j, (n1, b1) in enumerate(crops):
+            for n2, b2 in crops[j + 1 :]:
+                assert n1 != n2 or not _overlap(b1, b2)
+    for i in range(40):
+        panel, _ = render_compound(np.random.default_rng([14, i]), 300, 500)
+        shown += len(panel.sources)
+        for j, (n1, b1) in enumerate(panel.sources):
+            for n2, b2 in panel.sources[j + 1 :]:
+                assert n1 != n2 or not _overlap(b1, b2)
+    assert shown >= 3
+
+
+def test_textures_are_smooth_not_blocky() -> None:
+    # Nearest-neighbour enlargement leaves runs of equal pixels ending at a fixed period;
+    # smooth interpolation changes a little at every pixel.
+    noise = smooth_noise(np.random.default_rng(0), 256, 256, 16.0)
+    step = np.abs(np.diff(noise, axis=1))
+    assert (step < 1e-6).mean() < 0.01
+    for i in range(4):
+        img = render_fluorescence(np.random.default_rng([15, i]), 256, 256).image
+        g = cv2.GaussianBlur(img.astype(np.float32).mean(axis=2), (0, 0), 0.7)
+        dx = np.abs(np.diff(g, axis=1)).mean(axis=0)
+        for period in range(2, 17):
+            phases = [dx[p::period].mean() for p in range(period)]
+            assert max(phases) < 2.0 * np.mean(phases) + 0.05, f"blocks of {period} px"
+
+
+def test_forgery_sources_are_never_mostly_text_or_background() -> None:
+    checked = 0
+    for kind in ("chart", "flow_cytometry", "western_blot", "compound", "fluorescence"):
+        for i in range(8):
+            case = make_case(np.random.default_rng([16, i]), kind=kind, min_side=96, max_side=320)
+            panel_text = None
+            img = case.authentic
+            for k, inst in enumerate(case.meta["instances"]):
+                y0, x0, y1, x1 = inst["source_box"]
+                src = case.masks[k][y0:y1, x0:x1]
+                if panel_text is None:
+                    panel_text = _text_of(kind, i)
+                text_share = panel_text[y0:y1, x0:x1][src].mean()
+                assert text_share <= 0.25, f"{kind} {i}: source is {text_share:.0%} text"
+                region = img[y0:y1, x0:x1].astype(np.float32)
+                assert region.reshape(-1).std() > 3.0, f"{kind} {i}: flat source"
+                checked += 1
+    assert checked >= 40
+
+
+def _text_of(kind: str, i: int) -> np.ndarray:
+    """The text mask of the figure make_case draws first for (kind, seed [16, i])."""
+    from forgeseg.synth.case import _size
+
+    rng = np.random.default_rng([16, i])
+    h, w = _size(rng, kind, 96, 320)
+    panel = render_compound(rng, h, w)[0] if kind == "compound" else render_single(rng, kind, h, w)
+    return panel.annotations if panel.annotations is not None else np.zeros((h, w), bool)
+
+
+def test_plain_map_marks_text_and_blank_paper() -> None:
+    img = np.full((120, 160, 3), 255, np.uint8)
+    text = np.zeros((120, 160), bool)
+    draw_text(img, "p-AKT", (10, 40), 0.8, (0, 0, 0), 1, text)
+    img[70:110, 90:150] = (200, 60, 50)  # a flat red bar: content, not background
+    plain = plain_map(img, [(0, 0, 120, 160)], text)
+    assert text.any() and (plain[text] == 2).all()
+    assert plain[5, 150] == 1 and plain[90, 120] == 0
+
+
+def _die(code: int) -> None:
+    os._exit(code)  # as if the OOM killer took the worker
+
+
+def test_parallel_failures_raise_instead_of_hanging(tmp_path: Path) -> None:
+    with pytest.raises(ForgesegError, match="died"):
+        run_parallel(_die, [3, 3, 3], ["1", "2", "3"], 2, tmp_path)
+    start = time.perf_counter()
+    with pytest.raises(ForgesegError, match="case 7 produced nothing"):
+        run_parallel(time.sleep, [30, 30], ["7", "8"], 2, tmp_path, timeout=2)
+    assert time.perf_counter() - start < 20
+    with pytest.raises(ForgesegError, match="case 5 failed: ValueError"):
+        run_parallel(math.sqrt, [4.0, -1.0], ["4", "5"], 2, tmp_path)
+    assert run_parallel(math.sqrt, [4.0, 9.0, 16.0], ["a", "b", "c"], 2, tmp_path) == [2, 3, 4]

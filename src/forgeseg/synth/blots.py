@@ -138,9 +138,19 @@ def _lanes(
 
 
 def _finish(
-    rng: np.random.Generator, img: np.ndarray, h: int, w: int, label_w: int, ink: int, gel: bool
+    rng: np.random.Generator,
+    img: np.ndarray,
+    h: int,
+    w: int,
+    label_w: int,
+    ink: int,
+    gel: bool,
+    text: np.ndarray,
 ) -> np.ndarray:
-    """Grain, dust and optional protein labels; return uint8 RGB (h, w, 3)."""
+    """Grain, dust and optional protein labels; return uint8 RGB (h, w, 3).
+
+    ``text`` (bool (h, w)) receives the label boxes.
+    """
     img = img + rng.normal(0, rng.uniform(0.8, 4.0), (h, w)).astype(np.float32)
     img = img + rng.uniform(1, 6) * smooth_noise(rng, h, w, rng.uniform(2, 8))
     out = to_uint8(img)
@@ -150,7 +160,7 @@ def _finish(
         for r in range(rows):
             name = str(rng.choice(_PROTEINS))
             y = int(h * (0.15 + 0.8 * (r + 0.5) / rows))
-            draw_text(out, name, (2, y), scale, (ink,), 1)
+            draw_text(out, name, (2, y), scale, (ink,), 1, text)
     rgb = np.repeat(out[:, :, None], 3, axis=2)
     if not gel and rng.random() < 0.15:
         # Colour scans of films pick up a faint tint.
@@ -181,9 +191,9 @@ def render_western_blot(rng: np.random.Generator, h: int, w: int) -> Panel:
     if rng.random() < 0.3:
         dust = (rng.random((h, w)) < 0.0004).astype(np.float32)
         img -= 80 * cv2.GaussianBlur(dust, (0, 0), 0.8) * 4
-    return Panel(
-        _finish(rng, img, h, w, label_w, 0, gel=False), "western_blot", objects, negs, gray=True
-    )
+    text = np.zeros((h, w), bool)
+    out = _finish(rng, img, h, w, label_w, 0, False, text)
+    return Panel(out, "western_blot", objects, negs, gray=True, annotations=text)
 
 
 def render_gel(rng: np.random.Generator, h: int, w: int) -> Panel:
@@ -203,7 +213,8 @@ def render_gel(rng: np.random.Generator, h: int, w: int) -> Panel:
             cv2.rectangle(img, (x0, wy), (x1, wy + wh), float(level), max(1, h // 300))
     negs.append("regular_wells")
     inverted = rng.random() < 0.25
-    panel = _finish(rng, img, h, w, label_w, 230, gel=True)
+    text = np.zeros((h, w), bool)
+    panel = _finish(rng, img, h, w, label_w, 230, True, text)
     if inverted:
         panel = 255 - panel  # many papers print gels inverted to save ink
-    return Panel(panel, "gel", objects, negs, gray=True)
+    return Panel(panel, "gel", objects, negs, gray=True, annotations=text)

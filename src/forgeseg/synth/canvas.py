@@ -19,6 +19,7 @@ __all__ = [
     "draw_scale_bar",
     "draw_text",
     "gradient",
+    "mark",
     "smooth_noise",
     "to_uint8",
 ]
@@ -47,7 +48,10 @@ class Panel:
     ``hard_negatives`` names the legitimately repeated structures the renderer put in
     (``"similar_bands"``, ``"repeated_glyphs"``...), so evaluation can look at them.
     ``gray`` says the figure kind is naturally grayscale (blots, gels), which makes the
-    final figure grayscale more often.
+    final figure grayscale more often. ``annotations`` is bool ``(H, W)`` marking text and
+    scale bars (None: there are none); a forger never copies those, so neither does the
+    forgery. ``sources`` lists the photo crops used, as ``(name, (y0, x0, y1, x1))`` in the
+    source photo's pixels, so a figure can be checked for reusing one photo twice.
     """
 
     image: np.ndarray
@@ -55,6 +59,8 @@ class Panel:
     objects: list[Obj] = field(default_factory=list)
     hard_negatives: list[str] = field(default_factory=list)
     gray: bool = False
+    annotations: np.ndarray | None = None
+    sources: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -66,7 +72,8 @@ def smooth_noise(rng: np.random.Generator, h: int, w: int, scale: float) -> np.n
     """Zero-mean, unit-std smooth noise, float32 ``(h, w)``, correlation length ``scale`` px.
 
     Drawn at low resolution and upsampled: blurring full-size white noise with a large kernel
-    costs far more and looks the same.
+    costs far more and looks the same. The upsampling must stay bicubic: a nearest-neighbour
+    enlargement shows as visible blocks in every texture built on this.
     """
     scale = max(scale, 1.0)
     sh, sw = max(2, int(h / scale) + 2), max(2, int(w / scale) + 2)
@@ -100,6 +107,16 @@ def blob_mask(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return mask
 
 
+def mark(record: np.ndarray | None, y0: int, x0: int, y1: int, x1: int) -> None:
+    """Set ``record`` (bool (H, W), or None: do nothing) to True on a box, clipped to it."""
+    if record is None:
+        return
+    h, w = record.shape[:2]
+    y0, x0, y1, x1 = max(0, y0), max(0, x0), min(h, y1), min(w, x1)
+    if y1 > y0 and x1 > x0:
+        record[y0:y1, x0:x1] = True
+
+
 def draw_text(
     img: np.ndarray,
     text: str,
@@ -107,18 +124,31 @@ def draw_text(
     scale: float,
     color: tuple[int, ...],
     thickness: int = 1,
+    record: np.ndarray | None = None,
 ) -> tuple[int, int]:
-    """Draw ``text`` with its baseline-left corner at ``org`` (x, y); return its (w, h) in px."""
+    """Draw ``text`` with its baseline-left corner at ``org`` (x, y); return its (w, h) in px.
+
+    ``record`` (bool (H, W) like ``img``) gets the text's box set, padded by a pixel for the
+    anti-aliased edge, so the forgery can keep away from labels.
+    """
     cv2.putText(img, text, org, FONT, scale, color, thickness, cv2.LINE_AA)
-    (tw, th), _ = cv2.getTextSize(text, FONT, scale, thickness)
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
+    x, y = org
+    mark(record, y - th - thickness - 1, x - thickness - 1, y + base + 2, x + tw + thickness + 2)
     return tw, th
 
 
-def draw_scale_bar(img: np.ndarray, rng: np.random.Generator, label: bool = True) -> None:
+def draw_scale_bar(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    label: bool = True,
+    record: np.ndarray | None = None,
+) -> None:
     """Draw a white (or black on light images) scale bar with a length label, in place.
 
     Every microscopy panel of a compound figure gets the same bar: identical pixels that are
-    legitimately repeated, the classic false positive of copy-move detectors.
+    legitimately repeated, the classic false positive of copy-move detectors. ``record``
+    (bool (H, W)) gets the bar and its label marked, as for :func:`draw_text`.
     """
     h, w = img.shape[:2]
     bright = float(img.mean()) > 128
@@ -128,8 +158,10 @@ def draw_scale_bar(img: np.ndarray, rng: np.random.Generator, label: bool = True
     x1 = w - max(4, w // 25)
     y1 = h - max(4, h // 20)
     cv2.rectangle(img, (x1 - length, y1 - thick), (x1, y1), color, -1)
+    mark(record, y1 - thick - 1, x1 - length - 1, y1 + 2, x1 + 2)
     if label and h >= 80:
         scale = max(0.3, h / 700)
         text = f"{int(rng.choice([10, 20, 50, 100, 200]))} um"
         tw = cv2.getTextSize(text, FONT, scale, 1)[0][0]
-        draw_text(img, text, (x1 - length // 2 - tw // 2, y1 - thick - 4), scale, color, 1)
+        org = (x1 - length // 2 - tw // 2, y1 - thick - 4)
+        draw_text(img, text, org, scale, color, 1, record)

@@ -167,7 +167,7 @@ def _finish_case(
     }
     if not forged:
         return Case(None, authentic, np.zeros((0, h, w), bool), meta)
-    forged_rgb, masks, instances = forge(rng, rgb, rects, panel.objects)
+    forged_rgb, masks, instances = forge(rng, rgb, rects, panel.objects, panel.annotations)
     out = _to_mode(forged_rgb, mode)
     if post_effects:
         if rng.random() < 0.3:

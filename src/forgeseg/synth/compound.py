@@ -2,6 +2,7 @@
 
 Test figures of the real data are often compound. Panel letters and identical scale bars
 repeat exact pixels across panels: legitimate duplicates that a detector must ignore.
+Nothing else may repeat: photo panels never show the same part of a source photo twice.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import numpy as np
 
 from forgeseg.synth.canvas import FONT, Obj, Panel, draw_scale_bar, draw_text
 from forgeseg.synth.kinds import render_single
+from forgeseg.synth.photo import render_photo_from
 
 __all__ = ["render_compound"]
 
 Rect = tuple[int, int, int, int]
 
 _MICROSCOPY = ("fluorescence", "histology")
+_PHOTO_FALLBACK = "histology"  # drawn when every photo source is used up in a figure
 # Kinds inside compound figures: microscopy grids and blot + chart figures dominate.
 _PANEL_WEIGHTS = {
     "western_blot": 0.22,
@@ -33,7 +36,7 @@ def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, li
     """A multi-panel figure of size (h, w): (Panel with uint8 RGB (h, w, 3), panel rects).
 
     Each rect is ``(y0, x0, y1, x1)`` of one panel's pixels in the figure; the Panel's
-    objects are in figure coordinates.
+    objects and annotations are in figure coordinates.
     """
     gutter = max(2, int(min(h, w) * rng.uniform(0.01, 0.03)))
     rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 5))
@@ -49,6 +52,9 @@ def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, li
     same = rng.random() < 0.6
     first = str(rng.choice(names, p=p / p.sum()))
     img = np.full((h, w, 3), 255, np.uint8)
+    text = np.zeros((h, w), bool)
+    taken: dict[str, list[tuple[int, int, int, int]]] = {}
+    sources: list[tuple[str, tuple[int, int, int, int]]] = []
     objects: list[Obj] = []
     negs: list[str] = []
     rects: list[Rect] = []
@@ -66,30 +72,37 @@ def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, li
             ph, pw = min(ch, h - y0), min(cw, w - x0)
             if ph < 8 or pw < 8:
                 continue
-            panel = render_single(rng, kind, ph, pw)
+            photo = render_photo_from(rng, ph, pw, taken) if kind == "photo" else None
+            if kind == "photo" and photo is None:
+                kind = _PHOTO_FALLBACK
+            panel = photo if photo is not None else render_single(rng, kind, ph, pw)
             pim = panel.image
+            ptext = text[y0 : y0 + ph, x0 : x0 + pw]  # a view: marks land in ``text``
+            if panel.annotations is not None:
+                ptext |= panel.annotations
             if kind in _MICROSCOPY and rng.random() < 0.8:
                 # Same generator state for every panel: the bars come out pixel-identical.
-                draw_scale_bar(pim, np.random.default_rng(bar_seed))
+                draw_scale_bar(pim, np.random.default_rng(bar_seed), record=ptext)
                 n_micro += 1
             letter = chr(ord("A") + len(rects))
             dark = float(pim[: max(1, ph // 6), : max(1, pw // 6)].mean()) < 110
             color = (255, 255, 255) if dark else (0, 0, 0)
             (_, th), _ = cv2.getTextSize(letter, FONT, letter_scale, 2)
-            draw_text(pim, letter, (3, th + 3), letter_scale, color, 2)
+            draw_text(pim, letter, (3, th + 3), letter_scale, color, 2, ptext)
             img[y0 : y0 + ph, x0 : x0 + pw] = pim
             rects.append((y0, x0, y0 + ph, x0 + pw))
             grays.append(panel.gray)
             negs.extend(panel.hard_negatives)
+            sources.extend(panel.sources)
             for o in panel.objects:
                 b = o.box
                 objects.append(Obj((b[0] + y0, b[1] + x0, b[2] + y0, b[3] + x0), o.name, o.mask))
     if not rects:
         panel = render_single(rng, first, h, w)
-        return Panel(panel.image, "compound", panel.objects, panel.hard_negatives, panel.gray), [
-            (0, 0, h, w)
-        ]
+        panel.kind = "compound"
+        return panel, [(0, 0, h, w)]
     negs.append("panel_letters")
     if n_micro >= 2:
         negs.append("scale_bars")
-    return Panel(img, "compound", objects, sorted(set(negs)), all(grays)), rects
+    figure = Panel(img, "compound", objects, sorted(set(negs)), all(grays), text, sources)
+    return figure, rects

@@ -11,6 +11,9 @@ Invariants the tests and the training data rely on:
 - each mask channel marks the source region and all of its copies;
 - boxes of sources and copies never overlap (with a margin), so no copy covers its own
   source or another instance;
+- a source is never mostly text (labels, tick labels, scale bars) or flat background:
+  forgers copy content, and a copied label would teach a model to flag the legitimately
+  repeated glyphs it must ignore;
 - the union covers 0.2% to 8% of the figure.
 """
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from forgeseg.synth.canvas import Obj, blob_mask
 
-__all__ = ["MAX_FRACTION", "MIN_FRACTION", "apply_geometry", "forge"]
+__all__ = ["MAX_FRACTION", "MIN_FRACTION", "apply_geometry", "forge", "plain_map"]
 
 MIN_FRACTION = 0.002
 MAX_FRACTION = 0.08
@@ -34,6 +37,12 @@ _CANDIDATES = 6  # valid copy positions compared before choosing the best-blendi
 _MIN_CHANGE = 10.0  # mean absolute change (gray levels) a paste must make: no invisible labels
 # Objects whose copies usually replace a sibling (a band over a band, a bar over a bar).
 _ALIGNED = ("band", "lane", "bar", "marker", "cell")
+_MAX_TEXT = 0.25  # share of a source's pixels that may be text or scale bar, at most
+_MAX_PLAIN = 0.6  # share that may be text or flat background together, at most
+_FLAT_STD = 2.5  # local std (gray levels, after denoising) below which a pixel is flat
+_BG_TOL = 12.0  # gray levels from the panel's commonest value that still count as background
+_SOURCE_TRIES = 10
+_SIMPLE_SOURCE_TRIES = 60
 
 Rect = tuple[int, int, int, int]
 
@@ -113,6 +122,41 @@ def _std(img: np.ndarray, box: Rect, mask: np.ndarray | None = None) -> float:
     return float(region.std()) if region.size else 0.0
 
 
+def plain_map(image: np.ndarray, rects: list[Rect], text: np.ndarray | None) -> np.ndarray:
+    """Pixels a forger would not copy: uint8 (H, W), 2 for text or scale bar, 1 for flat
+    background, 0 for content.
+
+    ``image``: uint8 (H, W) or (H, W, C); ``text``: bool (H, W) or None. Background is
+    flat (low local std once pixel noise is smoothed away) and close to the commonest gray
+    level of its panel (white paper, dark fluorescence field, blank film); anything flat
+    outside every panel (gutters) is background too. Flat objects in another colour (a
+    bar of a chart) stay content.
+    """
+    gray = image if image.ndim == 2 else image[:, :, :3].mean(axis=2)
+    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 1.5)
+    mean = cv2.boxFilter(g, -1, (7, 7))
+    var = cv2.boxFilter(g * g, -1, (7, 7)) - mean * mean
+    flat = var < _FLAT_STD**2
+    near = np.ones(flat.shape, bool)  # outside every panel: flat means background
+    for y0, x0, y1, x1 in rects:
+        sub = g[y0:y1, x0:x1]
+        hist = np.bincount(np.clip(sub[::2, ::2], 0, 255).astype(np.int64).ravel(), minlength=256)
+        mode = float(np.argmax(hist))
+        near[y0:y1, x0:x1] = np.abs(sub - mode) < _BG_TOL
+    out = (flat & near).astype(np.uint8)
+    if text is not None:
+        out[text] = 2
+    return out
+
+
+def _too_plain(plain: np.ndarray, box: Rect, mask: np.ndarray) -> bool:
+    """Whether the region ``mask`` (bool, box-sized) at ``box`` is mostly text or background."""
+    region = plain[box[0] : box[2], box[1] : box[3]][mask]
+    if region.size == 0:
+        return True
+    return bool((region == 2).mean() > _MAX_TEXT or (region > 0).mean() > _MAX_PLAIN)
+
+
 def _global_std(img: np.ndarray) -> float:
     """Pixel std of the whole figure, on a strided subsample (cheap, same for both twins)."""
     return float(img[::4, ::4].astype(np.float32).std())
@@ -126,11 +170,14 @@ def _pick_source(
     area: float,
     used: list[Rect],
     min_std: float,
+    plain: np.ndarray,
+    tries: int = _SOURCE_TRIES,
 ) -> _Source | None:
     """Choose a region of about ``area`` px of ``img`` that overlaps nothing in ``used``.
 
-    Regions must hold some content (pixel std above a floor): copying flat background onto
-    flat background changes nothing and would teach a model to mark invisible regions.
+    Regions must hold some content (pixel std above a floor, and not mostly text or flat
+    background by ``plain``, see :func:`plain_map`): copying flat background onto flat
+    background changes nothing and would teach a model to mark invisible regions.
     """
     H, W = img.shape[:2]
     if objects and rng.random() < 0.65:
@@ -150,14 +197,16 @@ def _pick_source(
                 m[y0 - py0 : y1 - py0, x0 - px0 : x1 - px0] = o.mask
                 if pad:
                     m = cv2.dilate(m, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
-                return _Source(box, m.astype(bool), f"object:{o.name}", _panel_of(box, rects))
-            # A rectangle drawn around the object: the usual selection for a band or lane.
-            return _Source(
-                box,
-                np.ones((py1 - py0, px1 - px0), bool),
-                f"object_box:{o.name}",
-                _panel_of(box, rects),
-            )
+                src = _Source(box, m.astype(bool), f"object:{o.name}", _panel_of(box, rects))
+            else:
+                # A rectangle drawn around the object: the usual selection for a band or lane.
+                src = _Source(
+                    box,
+                    np.ones((py1 - py0, px1 - px0), bool),
+                    f"object_box:{o.name}",
+                    _panel_of(box, rects),
+                )
+            return None if _too_plain(plain, src.box, src.mask) else src
     sizes = np.array([(r[2] - r[0]) * (r[3] - r[1]) for r in rects], float)
     p = int(rng.choice(len(rects), p=sizes / sizes.sum()))
     ry0, rx0, ry1, rx1 = rects[p]
@@ -170,11 +219,15 @@ def _pick_source(
     if bh < 2 or bw < 2:
         return None
     mask = blob_mask(rng, bh, bw) if freeform else np.ones((bh, bw), bool)
-    for _ in range(10):
+    for _ in range(tries):
         y = int(rng.integers(ry0, ry1 - bh + 1))
         x = int(rng.integers(rx0, rx1 - bw + 1))
         box = (y, x, y + bh, x + bw)
-        if not _overlaps(box, used) and _std(img, box, mask) >= min_std:
+        if (
+            not _overlaps(box, used)
+            and not _too_plain(plain, box, mask)
+            and _std(img, box, mask) >= min_std
+        ):
             return _Source(box, mask, "freeform" if freeform else "rect", p)
     return None
 
@@ -260,11 +313,13 @@ def _instance(
     area: float,
     used: list[Rect],
     force_simple: bool,
+    plain: np.ndarray,
 ) -> dict[str, Any] | None:
     """Copy one region to 1-3 places in ``out`` (uint8 (H, W, C), modified in place).
 
-    ``mask_out`` (bool (H, W)) receives the source and copies. Returns the instance's meta,
-    or None (with nothing modified) when no placement was found.
+    ``mask_out`` (bool (H, W)) receives the source and copies; ``plain`` is the figure's
+    :func:`plain_map`. Returns the instance's meta, or None (with nothing modified) when no
+    placement was found.
     """
     n_copies = 1 if force_simple else int(rng.choice([1, 2, 3], p=[0.65, 0.25, 0.1]))
     src = _pick_source(
@@ -275,6 +330,8 @@ def _instance(
         area / (1 + n_copies),
         used,
         0.0 if force_simple else max(_MIN_STD, 0.35 * _global_std(out)),
+        plain,
+        _SIMPLE_SOURCE_TRIES if force_simple else _SOURCE_TRIES,
     )
     if src is None or src.mask.sum() < 3:
         return None
@@ -371,15 +428,18 @@ def forge(
     image: np.ndarray,
     rects: list[Rect],
     objects: list[Obj],
+    text: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Forge a copy of ``image`` (uint8 (H, W) or (H, W, C)); the input is not modified.
 
-    ``rects``: panel boxes (y0, x0, y1, x1); ``objects``: copyable objects in figure pixels.
+    ``rects``: panel boxes (y0, x0, y1, x1); ``objects``: copyable objects in figure pixels;
+    ``text``: bool (H, W) marking text and scale bars, never chosen as a source.
     Returns (forged uint8 like ``image``, masks bool (N, H, W) with 1 <= N <= 3, per-instance
     meta dicts). The union of the masks covers MIN_FRACTION..MAX_FRACTION of the figure.
     """
     H, W = image.shape[:2]
     total = H * W
+    plain = plain_map(image, rects, text)
     for attempt in range(40):
         # After many failures fall back to one plain rectangle copied once: always placeable.
         simple = attempt >= 30
@@ -392,7 +452,9 @@ def forge(
             m = np.zeros((H, W), bool)
             meta = None
             for _ in range(6):
-                meta = _instance(rng, out, m, rects, objects, frac * total / n_inst, used, simple)
+                meta = _instance(
+                    rng, out, m, rects, objects, frac * total / n_inst, used, simple, plain
+                )
                 if meta is not None:
                     break
             if meta is not None:

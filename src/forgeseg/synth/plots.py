@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from forgeseg.synth.canvas import FONT, Obj, Panel, draw_text
+from forgeseg.synth.canvas import FONT, Obj, Panel, draw_text, mark
 
 __all__ = ["render_chart", "render_flow_cytometry"]
 
@@ -67,8 +67,12 @@ def _axes(
     xticks: list[str],
     yticks: list[str],
     scale: float,
+    text: np.ndarray,
 ) -> None:
-    """Draw L-shaped axes with ticks and labels around plot area ``box`` (y0, x0, y1, x1)."""
+    """Draw L-shaped axes with ticks and labels around plot area ``box`` (y0, x0, y1, x1).
+
+    ``text`` (bool like ``img``'s (H, W)) receives the boxes of all labels drawn.
+    """
     y0, x0, y1, x1 = box
     thick = max(1, round(scale * 2))
     cv2.line(img, (x0, y1), (x1, y1), (0, 0, 0), thick)
@@ -78,12 +82,12 @@ def _axes(
         x = int(x0 + (x1 - x0) * (i + 0.5) / len(xticks)) if len(xticks) else x0
         cv2.line(img, (x, y1), (x, y1 + tick), (0, 0, 0), thick)
         (tw, th), _ = cv2.getTextSize(lab, FONT, 0.4 * scale, 1)
-        draw_text(img, lab, (x - tw // 2, y1 + tick + th + 2), 0.4 * scale, (0, 0, 0))
+        draw_text(img, lab, (x - tw // 2, y1 + tick + th + 2), 0.4 * scale, (0, 0, 0), 1, text)
     for i, lab in enumerate(yticks):
         y = int(y1 - (y1 - y0) * i / max(1, len(yticks) - 1))
         cv2.line(img, (x0 - tick, y), (x0, y), (0, 0, 0), thick)
         (tw, th), _ = cv2.getTextSize(lab, FONT, 0.4 * scale, 1)
-        draw_text(img, lab, (x0 - tick - tw - 2, y + th // 2), 0.4 * scale, (0, 0, 0))
+        draw_text(img, lab, (x0 - tick - tw - 2, y + th // 2), 0.4 * scale, (0, 0, 0), 1, text)
     (tw, th), _ = cv2.getTextSize(xlabel, FONT, 0.45 * scale, 1)
     h = img.shape[0]
     draw_text(
@@ -92,6 +96,8 @@ def _axes(
         ((x0 + x1) // 2 - tw // 2, min(h - 3, y1 + tick + 2 * th + 10)),
         0.45 * scale,
         (0, 0, 0),
+        1,
+        text,
     )
     # Rotated y label: draw horizontally on a strip and rotate it into place.
     (tw, th), _ = cv2.getTextSize(ylabel, FONT, 0.45 * scale, 1)
@@ -102,6 +108,7 @@ def _axes(
     cy = (y0 + y1) // 2 - sh // 2
     if cy >= 0 and cy + sh <= h and sw + 1 < x0:
         img[cy : cy + sh, 1 : 1 + sw] = np.minimum(img[cy : cy + sh, 1 : 1 + sw], strip)
+        mark(text, cy, 0, cy + sh, 2 + sw)
 
 
 def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[tuple[int, int, int, int], float]:
@@ -116,6 +123,7 @@ def _layout(rng: np.random.Generator, h: int, w: int) -> tuple[tuple[int, int, i
 def render_flow_cytometry(rng: np.random.Generator, h: int, w: int) -> Panel:
     """Scatter or pseudo-colour density plot with gates: uint8 RGB (h, w, 3)."""
     img = np.full((h, w, 3), 255, np.uint8)
+    text = np.zeros((h, w), bool)
     box, scale = _layout(rng, h, w)
     y0, x0, y1, x1 = box
     ph, pw = y1 - y0, x1 - x0
@@ -146,6 +154,7 @@ def render_flow_cytometry(rng: np.random.Generator, h: int, w: int) -> Panel:
     px = (xy[:, 0] * (pw - 1)).astype(int)
     py = ((1 - xy[:, 1]) * (ph - 1)).astype(int)
     plot = img[y0:y1, x0:x1]
+    plot_text = text[y0:y1, x0:x1]  # a view: labels inside the plot land in ``text``
     if rng.random() < 0.6:
         dens = np.zeros((ph, pw), np.float32)
         np.add.at(dens, (py, px), 1.0)
@@ -166,30 +175,29 @@ def render_flow_cytometry(rng: np.random.Generator, h: int, w: int) -> Panel:
         cv2.rectangle(
             plot, (gx0, gy0), (min(gx1, pw - 1), min(gy1, ph - 1)), (0, 0, 0), max(1, int(scale))
         )
-        draw_text(
-            plot, f"{rng.uniform(0.5, 80):.1f}", (gx0 + 2, max(10, gy0 - 3)), 0.4 * scale, (0, 0, 0)
-        )
+        org = (gx0 + 2, max(10, gy0 - 3))
+        draw_text(plot, f"{rng.uniform(0.5, 80):.1f}", org, 0.4 * scale, (0, 0, 0), 1, plot_text)
     if rng.random() < 0.4:
         qy, qx = int(rng.uniform(0.3, 0.7) * ph), int(rng.uniform(0.3, 0.7) * pw)
         cv2.line(plot, (qx, 0), (qx, ph - 1), (0, 0, 0), 1)
         cv2.line(plot, (0, qy), (pw - 1, qy), (0, 0, 0), 1)
         for cx, cy in ((3, 12), (pw - 40, 12), (3, ph - 4), (pw - 40, ph - 4)):
-            draw_text(
-                plot, f"{rng.uniform(0.1, 60):.1f}", (max(0, cx), cy), 0.35 * scale, (0, 0, 0)
-            )
+            label = f"{rng.uniform(0.1, 60):.1f}"
+            draw_text(plot, label, (max(0, cx), cy), 0.35 * scale, (0, 0, 0), 1, plot_text)
     ticks = (
         ["0", "10^2", "10^3", "10^4", "10^5"]
         if rng.random() < 0.7
         else ["0", "50K", "100K", "150K", "200K", "250K"]
     )
     xl, yl = rng.choice(_MARKERS, 2, replace=False)
-    _axes(img, rng, box, str(xl), str(yl), ticks, ticks, scale)
-    return Panel(img, "flow_cytometry", objects, ["repeated_glyphs"])
+    _axes(img, rng, box, str(xl), str(yl), ticks, ticks, scale, text)
+    return Panel(img, "flow_cytometry", objects, ["repeated_glyphs"], annotations=text)
 
 
 def render_chart(rng: np.random.Generator, h: int, w: int) -> Panel:
     """Bar chart with error bars and stars, or line chart with markers: uint8 RGB (h, w, 3)."""
     img = np.full((h, w, 3), 255, np.uint8)
+    text = np.zeros((h, w), bool)
     box, scale = _layout(rng, h, w)
     y0, x0, y1, x1 = box
     ph, pw = y1 - y0, x1 - x0
@@ -243,9 +251,8 @@ def render_chart(rng: np.random.Generator, h: int, w: int) -> Panel:
             if rng.random() < 0.25:
                 stars = "*" * int(rng.integers(1, 4))
                 (tw, _), _ = cv2.getTextSize(stars, FONT, 0.5 * scale, 1)
-                draw_text(
-                    img, stars, (cx - tw // 2, max(8, top - e - 4)), 0.5 * scale, (0, 0, 0), thick
-                )
+                org = (cx - tw // 2, max(8, top - e - 4))
+                draw_text(img, stars, org, 0.5 * scale, (0, 0, 0), thick, text)
     if not bars:
         for s in range(n_series):
             pts = [
@@ -263,7 +270,9 @@ def render_chart(rng: np.random.Generator, h: int, w: int) -> Panel:
             sz = max(3, int(6 * scale))
             yy = ly + s * int(16 * scale + 2)
             cv2.rectangle(img, (lx, yy), (lx + sz, yy + sz), colors[s], -1)
-            draw_text(img, str(rng.choice(_GROUPS)), (lx + sz + 4, yy + sz), 0.4 * scale, (0, 0, 0))
+            mark(text, yy - 1, lx - 1, yy + sz + 2, lx + sz + 2)  # the legend swatch
+            group = str(rng.choice(_GROUPS))
+            draw_text(img, group, (lx + sz + 4, yy + sz), 0.4 * scale, (0, 0, 0), 1, text)
     ymax = int(rng.choice([1, 2, 5, 10, 50, 100, 150]))
     yt = [f"{ymax * i / 4:g}" for i in range(5)]
     xt = [str(g) for g in rng.choice(_GROUPS, n_groups)]
@@ -280,5 +289,5 @@ def render_chart(rng: np.random.Generator, h: int, w: int) -> Panel:
             ]
         )
     )
-    _axes(img, rng, box, "", ylab, xt, yt, scale)
-    return Panel(img, "chart", objects, negs)
+    _axes(img, rng, box, "", ylab, xt, yt, scale, text)
+    return Panel(img, "chart", objects, negs, annotations=text)

@@ -12,6 +12,12 @@
 
 Every case gets its own generator from ``SeedSequence(seed).spawn``, so the bytes written
 do not depend on the number of worker processes or their scheduling.
+
+Workers run in a ``concurrent.futures.ProcessPoolExecutor`` rather than a
+``multiprocessing.Pool``: when a worker dies (OOM killer, a crash in native code, a spawn
+bootstrap error) a Pool silently starts a replacement and waits forever for the lost
+task, while the executor marks itself broken and fails every pending future, which we
+turn into a clear error. A watchdog bounds the wait for any single case as well.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ import json
 import multiprocessing
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +40,10 @@ import numpy as np
 from tqdm import tqdm
 
 from forgeseg.atomic import atomic_dir, save_npy, save_png, write_text
-from forgeseg.errors import ParamsError
+from forgeseg.errors import ForgesegError, ParamsError
 from forgeseg.synth.case import make_case
 
-__all__ = ["META_COLUMNS", "generate_dataset"]
+__all__ = ["CASE_TIMEOUT", "META_COLUMNS", "generate_dataset", "run_parallel"]
 
 META_COLUMNS = (
     "case_id",
@@ -49,6 +59,10 @@ META_COLUMNS = (
     "jpeg",
 )
 _SINGLE_2D = 0.3  # share of single-instance masks saved (H, W), as some real files are
+# Seconds to wait for the next case in order; one takes well under a second, so only a
+# stuck worker (or a machine thrashing far beyond use) gets near this.
+CASE_TIMEOUT = 600.0
+_IN_FLIGHT = 8  # cases queued per worker: keeps both busy without holding every result
 
 
 def _meta_row(case_id: str, subset: str, label: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +136,77 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def run_parallel(
+    fn: Callable[[Any], Any],
+    jobs: list[Any],
+    ids: list[str],
+    workers: int,
+    out_dir: str | os.PathLike[str],
+    *,
+    timeout: float = CASE_TIMEOUT,
+    bar: tqdm | None = None,
+) -> list[Any]:
+    """``[fn(job) for job in jobs]`` on ``workers`` spawned processes, in job order.
+
+    ``fn`` must be picklable (module level); ``ids`` names each job in errors. Raises
+    :class:`forgeseg.errors.ForgesegError` naming the job and ``out_dir`` when a worker
+    process dies, ``fn`` raises, or a job's result does not arrive within ``timeout``
+    seconds of the previous one; workers still running are then terminated.
+    """
+    results: list[Any] = []
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
+    pending: deque[tuple[str, Future[Any]]] = deque()
+    it = iter(zip(ids, jobs, strict=True))
+    failed = True
+    try:
+        while True:
+            # Keep a bounded window in flight; collect strictly in submission order.
+            while len(pending) < workers * _IN_FLIGHT:
+                nxt = next(it, None)
+                if nxt is None:
+                    break
+                pending.append((nxt[0], pool.submit(fn, nxt[1])))
+            if not pending:
+                break
+            case_id, fut = pending.popleft()
+            try:
+                results.append(fut.result(timeout=timeout))
+            except BrokenProcessPool as err:
+                raise ForgesegError(
+                    f"synth {out_dir}: a worker process died while generating case {case_id} "
+                    "(killed by the OS, e.g. out of memory, or failed to start); "
+                    "retry with fewer workers or smaller figures"
+                ) from err
+            except FutureTimeout as err:
+                raise ForgesegError(
+                    f"synth {out_dir}: case {case_id} produced nothing in {timeout:.0f} s; "
+                    "a worker is stuck or the machine is overloaded"
+                ) from err
+            except Exception as err:
+                raise ForgesegError(
+                    f"synth {out_dir}: generating case {case_id} failed: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
+            if bar is not None:
+                bar.update()
+        failed = False
+    finally:
+        if failed:
+            # Do not wait for queued cases, and stop workers that may be stuck, so the
+            # error surfaces now instead of after the pool drains (or never).
+            for _, fut in pending:
+                fut.cancel()
+            procs = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()
+        else:
+            pool.shutdown(wait=True)
+    return results
+
+
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -139,6 +224,7 @@ def _check(
     authentic_twin_fraction: float,
     test_authentic_fraction: float,
     workers: int,
+    case_timeout: float,
 ) -> None:
     if n < 1:
         raise ParamsError(f"synth n must be at least 1, got {n}")
@@ -158,6 +244,8 @@ def _check(
             raise ParamsError(f"synth {name} must lie in [0, 1], got {v}")
     if workers < 1:
         raise ParamsError(f"workers must be at least 1, got {workers}")
+    if not case_timeout > 0:
+        raise ParamsError(f"synth case_timeout must be positive, got {case_timeout}")
 
 
 def generate_dataset(
@@ -173,12 +261,15 @@ def generate_dataset(
     test_authentic_fraction: float = 0.45,
     workers: int = 1,
     progress: bool = True,
+    case_timeout: float = CASE_TIMEOUT,
 ) -> dict[str, Any]:
     """Write a dataset of ``n`` train cases (plus test and supplemental) into ``out_dir``.
 
     ``out_dir`` is replaced as a whole, atomically. Same arguments -> byte-identical files,
     whatever ``workers``. Returns a summary: ``figures`` (total), ``subsets`` (figure counts
-    per ``subset/label``), ``kinds`` (cases per kind), ``seconds``.
+    per ``subset/label``), ``kinds`` (cases per kind), ``seconds``. With ``workers > 1``, a
+    dead worker, a failing case or a case taking over ``case_timeout`` seconds raises
+    :class:`forgeseg.errors.ForgesegError` (and nothing is written) instead of hanging.
     """
     n_test = max(2, n // 5) if n_test is None else n_test
     n_supplemental = max(1, n // 50) if n_supplemental is None else n_supplemental
@@ -191,6 +282,7 @@ def generate_dataset(
         authentic_twin_fraction,
         test_authentic_fraction,
         workers,
+        case_timeout,
     )
     start = time.perf_counter()
     total = n + n_supplemental + n_test
@@ -212,17 +304,18 @@ def generate_dataset(
         ]
         bar = tqdm(total=total, desc="synth", unit="case", disable=not progress)
         results: list[dict[str, Any]] = []
-        if workers == 1 or total < 4:
-            for job in jobs:
-                results.append(_run_job(job))
-                bar.update()
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(workers, initializer=_init_worker) as pool:
-                for res in pool.imap(_run_job, jobs, chunksize=4):
-                    results.append(res)
+        try:
+            if workers == 1 or total < 4:
+                for job in jobs:
+                    results.append(_run_job(job))
                     bar.update()
-        bar.close()
+            else:
+                ids_ = [job[1] for job in jobs]
+                results = run_parallel(
+                    _run_job, jobs, ids_, workers, out_dir, timeout=case_timeout, bar=bar
+                )
+        finally:
+            bar.close()
         meta_rows = [row for res in results for row in res["rows"]]
         solution = [res["solution"] for res in results if res["solution"] is not None]
         for sub in (
