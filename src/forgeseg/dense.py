@@ -1,0 +1,683 @@
+"""Copy-move detection by dense block matching: small, low-texture copies SIFT misses.
+
+A western-blot band of 30x27 px holds a handful of SIFT keypoints, too few for a verified
+transform, but a few dozen overlapping blocks. This module follows the classic block-based
+detectors (Fridrich et al. 2003; the dense field of Cozzolino et al. 2015, ``METHODS.md``
+section 2), restricted to the transforms that keep a block a block: translation after one
+of the 8 flips / quarter turns (the dihedral group). Small rotations and rescaling are left
+to :mod:`forgeseg.keypoints`.
+
+1. A grey working copy whose long side is at most ``max_side``.
+2. Overlapping ``block`` x ``block`` blocks every ``stride`` px, each described by the means
+   of its 4x4 grid of cells, centred and scaled to unit norm: invariant to brightness and
+   contrast, robust to JPEG, noise and slight blur, and the flips / quarter turns of a block
+   are exact permutations of its 16 numbers. Flat blocks (grey-level std below
+   ``min_block_std``) carry no evidence and are skipped.
+3. Each block's 8 dihedral variants are matched to every block (k-d tree); twins closer than
+   ``min_distance`` are the same structure seen twice.
+4. Every match votes for one transform x -> D x + t (D dihedral, t the shift). A copy-move
+   makes many blocks vote for the same transform; look-alike bands and cells vote for
+   scattered ones. Votes within ``shift_tolerance`` of a peak are gathered and their source
+   blocks must form a connected region of at least ``min_blocks`` blocks that does not
+   overlap its own copy (a mirror-symmetric object matches itself under a flip).
+5. Each transform is refined and checked on the full-resolution pixels: the source region
+   mapped by it must correlate with the copy (ZNCC >= ``min_zncc``), and so must their fine
+   texture (``min_hp_zncc``: the grain a copy shares with its source and an independently
+   rendered look-alike does not); regions made of flat or saturated pixels (text, tick
+   labels, bars: legitimately identical pixels) are rejected (``max_flat``).
+6. The copy is the blocks' footprint grown over pixels that agree with the mapped source; its
+   preimage is the source; their union is one instance, and instances that overlap (one
+   object pasted several times) are merged.
+
+The result is a :class:`forgeseg.keypoints.KeypointResult`, so both detectors are
+interchangeable downstream. The detector stays silent unless the evidence is strong: any mask
+on an authentic figure scores 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+from forgeseg.errors import ParamsError
+from forgeseg.instances import filter_small, group_overlapping
+from forgeseg.keypoints import KeypointResult, Transform
+
+__all__ = ["DIHEDRAL", "DenseConfig", "detect"]
+
+# The 8 flips / quarter turns as 2x2 integer matrices acting on (x, y) column vectors:
+# identity, mirror left-right, mirror up-down, half turn, transpose, anti-transpose, and the
+# two quarter turns.
+DIHEDRAL: tuple[np.ndarray, ...] = tuple(
+    np.array(m, np.int64)
+    for m in (
+        [[1, 0], [0, 1]],
+        [[-1, 0], [0, 1]],
+        [[1, 0], [0, -1]],
+        [[-1, 0], [0, -1]],
+        [[0, 1], [1, 0]],
+        [[0, -1], [-1, 0]],
+        [[0, -1], [1, 0]],
+        [[0, 1], [-1, 0]],
+    )
+)
+_GRID = 4  # cells per block side: 16-number descriptors
+# Grey levels this close to 0 or 255 count as saturated (drawn text, bars, clipped pixels).
+_SATURATED = 5
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    """Settings of :func:`detect`. Distances are in pixels of the working copy unless named
+    otherwise."""
+
+    max_side: int = 640  # long side of the working copy (larger figures are downscaled)
+    block: int = 8  # block side, a multiple of 4 (4x4 grid of cells)
+    stride: int = 2  # step between blocks
+    min_block_std: float = 4.0  # blocks flatter than this (grey levels) are skipped
+    blur: float = 1.0  # Gaussian sigma applied before describing blocks
+    min_structure: float = 0.2  # descriptor energy a linear ramp must leave unexplained
+    max_blocks: int = 40000  # the stride grows until at most this many blocks remain
+    knn: int = 6  # neighbours fetched per block and dihedral variant
+    max_feature_dist: float = 0.25  # descriptor distance of a twin (unit-norm, sqrt(2-2r))
+    flips: bool = True  # also match the 7 flipped / turned variants
+    min_distance: float = 10.0  # twins closer than this are the same structure
+    shift_tolerance: float = 1.5  # votes this close to a peak's shift join it
+    min_blocks: int = 16  # connected source blocks a transform needs
+    max_candidates: int = 12  # transforms verified per figure
+    max_self_overlap: float = 0.2  # share of the source region its own copy may cover
+    min_zncc: float = 0.98  # correlation of the source region and its mapped copy
+    min_hp_zncc: float = 0.9  # ... of their fine texture (image minus its blur)
+    hp_sigma: float = 1.5  # blur removed before the fine-texture correlation
+    grain_quantile: float = 0.5  # the fine texture is compared on pixels this calm (gradient)
+    min_grain: float = 2.0  # fine-texture std (grey levels) needed to compare at all
+    max_flat: float = 0.2  # largest share of flat or saturated pixels (text, bars)
+    local_window: int = 5  # window of the local agreement map (full resolution)
+    local_zncc: float = 0.6  # local correlation a grown pixel needs
+    max_abs_diff: float = 4.0  # ... or an absolute grey difference at most this
+    min_area: int = 48  # smallest instance kept, in full-resolution pixels
+    merge_overlap: float = 0.2  # overlap share at which instances merge
+
+    def __post_init__(self) -> None:
+        ints_ge = {
+            "max_side": 32,
+            "block": 4,
+            "stride": 1,
+            "max_blocks": 100,
+            "knn": 1,
+            "min_blocks": 2,
+            "max_candidates": 1,
+            "local_window": 3,
+            "min_area": 0,
+        }
+        for name, lo in ints_ge.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ParamsError(f"dense.{name} must be an integer >= {lo}; got {v!r}")
+        if self.block % _GRID:
+            raise ParamsError(f"dense.block must be a multiple of {_GRID}; got {self.block}")
+        if not isinstance(self.flips, bool):
+            raise ParamsError(f"dense.flips must be true or false; got {self.flips!r}")
+        for name in ("max_self_overlap", "max_flat", "merge_overlap", "grain_quantile"):
+            v = getattr(self, name)
+            if not _is_number(v) or not 0.0 <= v <= 1.0:
+                raise ParamsError(f"dense.{name} must be a number in [0, 1]; got {v!r}")
+        for name in ("min_zncc", "min_hp_zncc", "local_zncc"):
+            v = getattr(self, name)
+            if not _is_number(v) or not -1.0 <= v <= 1.0:
+                raise ParamsError(f"dense.{name} must be a number in [-1, 1]; got {v!r}")
+        nonneg = (
+            "min_block_std",
+            "min_structure",
+            "blur",
+            "max_feature_dist",
+            "min_distance",
+            "shift_tolerance",
+            "hp_sigma",
+            "min_grain",
+            "max_abs_diff",
+        )
+        for name in nonneg:
+            v = getattr(self, name)
+            if not _is_number(v) or v < 0:
+                raise ParamsError(f"dense.{name} must be a number >= 0; got {v!r}")
+        if self.hp_sigma <= 0:
+            raise ParamsError(f"dense.hp_sigma must be > 0; got {self.hp_sigma}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> DenseConfig:
+        """Build from a params mapping; unknown keys or bad values raise ``ParamsError``."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ParamsError(
+                f"unknown dense keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        # YAML writes 1 for 1.0; accept ints where floats are expected.
+        for f in fields(cls):
+            v = data.get(f.name)
+            if f.type == "float" and isinstance(v, int) and not isinstance(v, bool):
+                data[f.name] = float(v)
+        return cls(**data)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _to_gray(image: np.ndarray) -> np.ndarray:
+    """uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> uint8 grey (H, W)."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"dense.detect expects a uint8 image, got {arr.dtype}")
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):  # RGBA: the alpha carries no content
+        return cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        return arr[:, :, 0]
+    raise ValueError(f"dense.detect expects an (H, W, 3) image, got shape {arr.shape}")
+
+
+def _permutations() -> np.ndarray:
+    """(8, 16) int: descriptor index permutations; ``f[perm[g]]`` describes the block
+    transformed by ``DIHEDRAL[g]`` about its centre."""
+    c = (_GRID - 1) / 2
+    out = np.zeros((len(DIHEDRAL), _GRID * _GRID), np.int64)
+    for g, d in enumerate(DIHEDRAL):
+        inv = np.linalg.inv(d).round().astype(np.int64)
+        for a in range(_GRID):  # row (y) of the transformed block's cell
+            for b in range(_GRID):
+                ux, uy = inv @ np.array([b - c, a - c])
+                out[g, a * _GRID + b] = round(uy + c) * _GRID + round(ux + c)
+    return out
+
+
+_PERMS = _permutations()
+
+
+def _blocks(gray: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """Descriptors of the non-flat blocks of a working copy.
+
+    Args:
+        gray: float32 (h, w) working copy.
+
+    Returns:
+        (top-left corners (K, 2) int64 as (x, y), unit-norm descriptors (K, 16) float32,
+        stride used).
+    """
+    h, w = gray.shape
+    b = cfg.block
+    cell = b // _GRID
+    # A light blur makes cell means tolerant of the up-to-half-stride misalignment between
+    # a copy and the block grid, and of JPEG and noise.
+    gray = cv2.GaussianBlur(gray, (0, 0), cfg.blur) if cfg.blur > 0 else gray
+    # means[y, x] = mean of gray[y:y+cell, x:x+cell]: the cell grid of any block by indexing.
+    means = cv2.blur(gray, (cell, cell), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    bm = cv2.blur(gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    bsq = cv2.blur(gray * gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    bstd = np.sqrt(np.maximum(bsq - bm * bm, 0.0))
+    stride = cfg.stride
+    while True:
+        ys = np.arange(0, h - b + 1, stride)
+        xs = np.arange(0, w - b + 1, stride)
+        yy, xx = np.meshgrid(ys, xs, indexing="ij")
+        keep = bstd[yy, xx] >= cfg.min_block_std
+        if int(keep.sum()) <= cfg.max_blocks:
+            break
+        stride += 1  # bounds time and memory on large textured figures
+    x0, y0 = xx[keep], yy[keep]
+    off = np.arange(_GRID) * cell
+    fy = y0[:, None, None] + off[None, :, None]
+    fx = x0[:, None, None] + off[None, None, :]
+    f = means[fy, fx].reshape(len(x0), _GRID * _GRID).astype(np.float32)
+    f -= f.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(f, axis=1)
+    # A block with texture but flat cell means (fine stripes) has no usable descriptor.
+    ok = norm > 1e-3 * cfg.block
+    f = f[ok] / norm[ok, None]
+    # Smooth shading and the edge of a large object look alike everywhere: a block whose
+    # descriptor is nearly a linear ramp matches hundreds of unrelated blocks.
+    ramp = _ramp_basis()
+    structure = 1.0 - ((f @ ramp.T) ** 2).sum(axis=1)
+    rich = structure >= cfg.min_structure
+    f = f[rich]
+    x0, y0 = x0[ok][rich], y0[ok][rich]
+    return np.stack([x0, y0], axis=1).astype(np.int64), f, stride
+
+
+def _ramp_basis() -> np.ndarray:
+    """(2, 16) float32 orthonormal zero-mean linear ramps in x and y over the cell grid."""
+    c = np.arange(_GRID, dtype=np.float32) - (_GRID - 1) / 2
+    gx = np.tile(c, _GRID)
+    gy = np.repeat(c, _GRID)
+    return np.stack([gx / np.linalg.norm(gx), gy / np.linalg.norm(gy)])
+
+
+def _compose_table() -> np.ndarray:
+    """(8, 8) int: ``table[a, b]`` is the index of ``DIHEDRAL[a] @ DIHEDRAL[b]``."""
+    mats = np.stack(DIHEDRAL)
+    table = np.zeros((len(mats), len(mats)), np.int64)
+    for a in range(len(mats)):
+        for b in range(len(mats)):
+            prod = mats[a] @ mats[b]
+            table[a, b] = int(np.flatnonzero((mats == prod).all(axis=(1, 2)))[0])
+    return table
+
+
+_COMPOSE = _compose_table()
+_INVERSE = np.array([int(np.flatnonzero(row == 0)[0]) for row in _COMPOSE])
+# A fixed direction in descriptor space that ranks a block's 8 variants; its coefficients
+# are distinct so no two cell permutations score alike on generic blocks.
+_RANK = np.sin(np.arange(1, _GRID * _GRID + 1) * 1.7).astype(np.float32)
+
+
+def _matches(
+    corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twin blocks: (source index (M,), twin index (M,), dihedral index (M,)) int64, where
+    the twin's content is the source's under ``DIHEDRAL[g]``.
+
+    Each block is stored once, in its canonical pose (the variant scoring highest along a
+    fixed direction), so one k-d tree query per block finds twins under all 8 poses instead
+    of 8 queries. A block whose two best poses score alike could be canonicalised
+    differently in its copy, so it is queried in both.
+    """
+    z = np.zeros(0, np.int64)
+    if len(desc) < 2:
+        return z, z, z
+    n = len(desc)
+    if cfg.flips:
+        variants = desc[:, _PERMS]  # (n, 8, 16)
+        score = variants @ _RANK
+        order = np.argsort(-score, axis=1, kind="stable")
+        pose = order[:, 0]  # canonical = DIHEDRAL[pose] applied to the block
+        canon = variants[np.arange(n), pose]
+        second = order[:, 1]
+        alt = variants[np.arange(n), second]
+        query = np.concatenate([canon, alt])
+        qpose = np.concatenate([pose, second])
+        qidx = np.concatenate([np.arange(n), np.arange(n)])
+    else:
+        pose = np.zeros(n, np.int64)
+        canon = desc
+        query, qpose, qidx = desc, pose, np.arange(n)
+    tree = cKDTree(canon)
+    k = min(cfg.knn + 1, n)
+    dist, idx = tree.query(query, k=k, distance_upper_bound=cfg.max_feature_dist)
+    dist = dist.reshape(len(query), -1)
+    idx = idx.reshape(len(query), -1)
+    rows, cols = np.nonzero(np.isfinite(dist))
+    i = qidx[rows]
+    j = idx[rows, cols]
+    # P_j(twin) = P_q(block) -> twin = P_j^-1 P_q (block).
+    g = _COMPOSE[_INVERSE[pose[j]], qpose[rows]]
+    d = np.abs(corners[j] - corners[i]).max(axis=1)
+    far = d >= cfg.min_distance
+    i, j, g = i[far], j[far], g[far]
+    if len(i) == 0:
+        return z, z, z
+    # The two poses of one block may find the same twin.
+    key = np.unique(np.stack([i, j, g], axis=1), axis=0)
+    return key[:, 0].astype(np.int64), key[:, 1].astype(np.int64), key[:, 2].astype(np.int64)
+
+
+@dataclass
+class _Candidate:
+    g: int  # dihedral index
+    shift: np.ndarray  # (2,) float64 working-scale t in x -> D x + t (pixel indices)
+    src: np.ndarray  # (K,) block indices of the source
+    dst: np.ndarray  # (K,) their twins
+
+
+def _candidates(
+    corners: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    gs: np.ndarray,
+    shape: tuple[int, int],
+    cfg: DenseConfig,
+) -> list[_Candidate]:
+    """Transforms backed by a connected region of at least ``min_blocks`` source blocks,
+    strongest first."""
+    if len(src) < cfg.min_blocks:
+        return []
+    half = (cfg.block - 1) / 2
+    c_src = corners[src] + half
+    c_dst = corners[dst] + half
+    mats = np.stack(DIHEDRAL).astype(np.float64)
+    shifts = c_dst - np.einsum("mij,mj->mi", mats[gs], c_src)
+    # Coarse vote: a copy's shifts scatter by up to the stride around the true one.
+    q = max(1.0, 2 * cfg.shift_tolerance)
+    keys = np.concatenate([gs[:, None], np.floor(shifts / q).astype(np.int64)], axis=1)
+    uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    order = np.argsort(-counts, kind="stable")
+    taken = np.zeros(len(src), bool)
+    out: list[_Candidate] = []
+    h, w = shape
+    for u in order:
+        if counts[u] < cfg.min_blocks or len(out) >= cfg.max_candidates:
+            break
+        members = np.flatnonzero((inverse == u) & ~taken)
+        if len(members) < cfg.min_blocks:
+            continue
+        g = int(uniq[u, 0])
+        peak = np.median(shifts[members], axis=0)
+        near = (gs == g) & ~taken
+        near &= np.abs(shifts - peak).max(axis=1) <= cfg.shift_tolerance + 0.5
+        members = np.flatnonzero(near)
+        taken[members] = True
+        # Keep one match per source block (its twins under this transform agree anyway).
+        _, first = np.unique(src[members], return_index=True)
+        members = members[first]
+        if len(members) < cfg.min_blocks:
+            continue
+        region = _largest_region(corners[src[members]], cfg, (h, w))
+        members = members[region]
+        if len(members) < cfg.min_blocks:
+            continue
+        out.append(_Candidate(g, np.median(shifts[members], axis=0), src[members], dst[members]))
+    return out
+
+
+def _largest_region(corners: np.ndarray, cfg: DenseConfig, shape: tuple[int, int]) -> np.ndarray:
+    """Indices of the blocks in the largest connected group (blocks touching or overlapping
+    count as connected): a copy is one coherent region, chance matches are scattered."""
+    tree = cKDTree(corners.astype(np.float64))
+    pairs = tree.query_pairs(cfg.block, p=np.inf, output_type="ndarray")
+    n = len(corners)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return int(i)
+
+    for a, b in pairs:
+        ra, rb = find(int(a)), find(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(n)])
+    vals, counts = np.unique(roots, return_counts=True)
+    return np.flatnonzero(roots == vals[np.argmax(counts)])
+
+
+def _full_matrix(g: int, shift: np.ndarray, s: float) -> np.ndarray:
+    """(2, 3) float64 full-resolution pixel-index map of a working-scale x -> D x + t."""
+    d = DIHEDRAL[g].astype(np.float64)
+    one = np.full(2, 0.5)
+    # Pixel centres: x_full + 0.5 = (x_work + 0.5) / s.
+    t = d @ one - one + (shift + one - d @ one) / s
+    return np.hstack([d, t[:, None]])
+
+
+def _footprint(
+    corners: np.ndarray, block: int, s: float, shape: tuple[int, int], matrix: np.ndarray | None
+) -> np.ndarray:
+    """bool (H, W) full-resolution union of working-scale blocks, mapped by ``matrix``
+    (full resolution) when given."""
+    H, W = shape
+    m = np.zeros((H, W), np.uint8)
+    for x, y in corners:
+        x0, y0 = int(np.floor(x / s)), int(np.floor(y / s))
+        x1, y1 = int(np.ceil((x + block) / s)), int(np.ceil((y + block) / s))
+        m[max(y0, 0) : min(y1, H), max(x0, 0) : min(x1, W)] = 1
+    if matrix is not None:
+        m = cv2.warpAffine(m, matrix, (W, H), flags=cv2.INTER_NEAREST)
+    return m.astype(bool)
+
+
+def _warp(gray: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (H, W) ``gray`` mapped by ``matrix`` (so ``out(T x) = gray(x)``) and the bool
+    (H, W) map of where it is defined."""
+    H, W = gray.shape
+    out = cv2.warpAffine(
+        gray,
+        matrix,
+        (W, H),
+        flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=-1.0,
+    )
+    return out, out >= 0
+
+
+def _zncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a.astype(np.float64) - a.mean()
+    b = b.astype(np.float64) - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 1e-6 else 0.0
+
+
+def _graphic_share(vals: np.ndarray) -> float:
+    """Share of uint8 pixel values that are the most common value or saturated: text, ticks
+    and bars are drawn in one flat colour on a flat background."""
+    if vals.size == 0:
+        return 1.0
+    hist = np.bincount(vals.ravel(), minlength=256)
+    mode = int(hist.argmax())
+    sat = hist[:_SATURATED].sum() + hist[256 - _SATURATED :].sum()
+    if mode < _SATURATED or mode >= 256 - _SATURATED:
+        return float(sat / vals.size)
+    return float((hist[mode] + sat) / vals.size)
+
+
+def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    H, W = mask.shape
+    return (
+        max(int(ys.min()) - pad, 0),
+        max(int(xs.min()) - pad, 0),
+        min(int(ys.max()) + pad + 1, H),
+        min(int(xs.max()) + pad + 1, W),
+    )
+
+
+def _verify(
+    cand: _Candidate,
+    corners: np.ndarray,
+    gray_full: np.ndarray,
+    grayf: np.ndarray,
+    s: float,
+    cfg: DenseConfig,
+) -> tuple[np.ndarray, Transform] | None:
+    """Refine and check one candidate on the full-resolution pixels; the source+copy mask
+    bool (H, W) and its Transform, or None when the pixels do not confirm a copy.
+
+    Args:
+        gray_full: uint8 (H, W) figure; grayf: the same as float32.
+    """
+    H, W = gray_full.shape
+    base = _full_matrix(cand.g, cand.shift, s)
+    src_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), None)
+    # The working-scale shift is known to about a working pixel: search the full-scale one.
+    r = int(np.ceil(1.0 / s))
+    d = DIHEDRAL[cand.g].astype(np.float64)
+    src_vals = grayf[src_fp]
+    ys, xs = np.nonzero(src_fp)
+    pts = np.stack([xs, ys]).astype(np.float64)
+    best, best_z = None, -2.0
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            t = base[:, 2] + (dx, dy)
+            mx, my = np.rint(d @ pts + t[:, None]).astype(np.int64)
+            ok = (mx >= 0) & (mx < W) & (my >= 0) & (my < H)
+            if ok.mean() < 0.9:
+                continue
+            z = _zncc(src_vals[ok], grayf[my[ok], mx[ok]])
+            if z > best_z:
+                best, best_z = np.rint(t), z
+    if best is None or best_z < cfg.min_zncc:
+        return None
+    matrix = np.hstack([d, best[:, None]])
+    warped, valid = _warp(grayf, matrix)
+    dst_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), matrix)
+    if (dst_fp & src_fp).sum() > cfg.max_self_overlap * src_fp.sum():
+        return None  # a symmetric object matched with itself
+    # Fine texture over the copy's footprint.
+    pad = int(np.ceil(3 * cfg.hp_sigma)) + 1
+    cy0, cx0, cy1, cx1 = _bbox(dst_fp, pad)
+    roi = grayf[cy0:cy1, cx0:cx1]
+    wroi = np.where(valid[cy0:cy1, cx0:cx1], warped[cy0:cy1, cx0:cx1], roi)
+    hp_a = roi - cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
+    hp_b = wroi - cv2.GaussianBlur(wroi, (0, 0), cfg.hp_sigma)
+    check = dst_fp[cy0:cy1, cx0:cx1] & valid[cy0:cy1, cx0:cx1]
+    # Only the grain between edges: band and marker outlines are alike in look-alikes and
+    # would dominate the correlation; the grain is what only a copy shares with its source.
+    smooth = cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
+    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    if check.sum() < 16:
+        return None
+    calm = check & (grad <= np.quantile(grad[check], cfg.grain_quantile))
+    if calm.sum() < 16 or float(hp_a[calm].std()) < cfg.min_grain:
+        return None  # no grain to compare: identical flat pixels prove nothing
+    hp_zncc = _zncc(hp_a[calm], hp_b[calm])
+    if hp_zncc < cfg.min_hp_zncc:
+        return None
+    graphic = max(_graphic_share(gray_full[dst_fp]), _graphic_share(gray_full[src_fp]))
+    if graphic > cfg.max_flat:
+        return None
+    mask = _localise(grayf, warped, valid, dst_fp, matrix, cfg)
+    if mask is None:
+        return None
+    dst_mask, src_mask = mask
+    if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
+        return None
+    half = (cfg.block - 1) / 2
+    sp = ((corners[cand.src] + half + 0.5) / s - 0.5).astype(np.float32)
+    tr = Transform(
+        matrix=matrix,
+        inliers=len(cand.src),
+        zncc=best_z,
+        hp_zncc=hp_zncc,
+        graphic=graphic,
+        flipped=bool(np.linalg.det(d) < 0),
+        src_points=sp,
+        dst_points=(sp @ d.T.astype(np.float32) + matrix[:, 2].astype(np.float32)),
+    )
+    return dst_mask | src_mask, tr
+
+
+def _localise(
+    grayf: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    dst_fp: np.ndarray,
+    matrix: np.ndarray,
+    cfg: DenseConfig,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(copy mask, source mask) bool (H, W): the copy's block footprint grown over nearby
+    pixels that agree with the mapped source, and its preimage."""
+    H, W = grayf.shape
+    win = cfg.local_window
+    margin = win + 2
+    y0, x0, y1, x1 = _bbox(dst_fp, margin)
+    a = grayf[y0:y1, x0:x1]
+    b = np.where(valid[y0:y1, x0:x1], warped[y0:y1, x0:x1], 0.0).astype(np.float32)
+    k = (win, win)
+    ma, mb = cv2.blur(a, k), cv2.blur(b, k)
+    va = np.maximum(cv2.blur(a * a, k) - ma * ma, 0.0)
+    vb = np.maximum(cv2.blur(b * b, k) - mb * mb, 0.0)
+    corr = (cv2.blur(a * b, k) - ma * mb) / np.sqrt(va * vb + 1e-6)
+    diff = cv2.blur(np.abs(a - b), k)
+    agree = ((corr >= cfg.local_zncc) | (diff <= cfg.max_abs_diff)) & valid[y0:y1, x0:x1]
+    fp = dst_fp[y0:y1, x0:x1]
+    # Grow the footprint by the margin only where the pixels agree; trim it where they don't.
+    near = cv2.dilate(fp.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)).astype(bool)
+    grown = (agree & near).astype(np.uint8)
+    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (win, win))
+    grown = cv2.morphologyEx(grown, cv2.MORPH_OPEN, close)
+    _, labels = cv2.connectedComponents(grown, connectivity=8)
+    hit = np.unique(labels[fp & (grown > 0)])
+    hit = hit[hit > 0]
+    if hit.size == 0:
+        return None
+    local = _fill_holes(np.isin(labels, hit))
+    dst_mask = np.zeros((H, W), bool)
+    dst_mask[y0:y1, x0:x1] = local
+    src_mask = cv2.warpAffine(
+        dst_mask.astype(np.uint8), matrix, (W, H), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    ).astype(bool)
+    return dst_mask, src_mask
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    h, w = mask.shape
+    pad = np.zeros((h + 2, w + 2), np.uint8)
+    pad[1:-1, 1:-1] = mask
+    flood = pad.copy()
+    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
+    return mask | (flood[1:-1, 1:-1] == 0)
+
+
+def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
+    """Find copy-moved regions (translated, flipped or turned by quarter turns) in one figure.
+
+    Args:
+        image: uint8 RGB (H, W, 3) (grey (H, W) and RGBA (H, W, 4) also accepted).
+        cfg: settings; defaults when None.
+
+    Returns:
+        :class:`forgeseg.keypoints.KeypointResult`: ``instances`` bool (N, H, W) at full
+        size, one channel per source plus its copies; ``inliers`` the source blocks backing
+        each instance; ``n_matches`` the block matches before voting; ``score`` the largest
+        ``inliers``; ``transforms`` per instance the verified maps (full-resolution pixel
+        indices); ``n_keypoints`` the blocks described; ``scale`` working size / full size.
+
+    Raises:
+        ValueError: when the image is not uint8 or not (H, W[, C]).
+    """
+    cfg = cfg or DenseConfig()
+    gray_full = _to_gray(image)
+    H, W = gray_full.shape
+    empty = KeypointResult(np.zeros((0, H, W), bool), [], 0, 0.0)
+    if min(H, W) < 2 * cfg.block:
+        return empty
+    s = min(1.0, cfg.max_side / max(H, W))
+    if s < 1.0:
+        size = (max(1, round(W * s)), max(1, round(H * s)))
+        gray = cv2.resize(gray_full, size, interpolation=cv2.INTER_AREA)
+    else:
+        gray = gray_full
+    grayw = gray.astype(np.float32)
+    corners, desc, _ = _blocks(grayw, cfg)
+    empty.n_keypoints, empty.scale = len(corners), s
+    src, dst, gs = _matches(corners, desc, cfg)
+    empty.n_matches = len(src)
+    cands = _candidates(corners, src, dst, gs, gray.shape, cfg)
+    if not cands:
+        return empty
+    grayf = gray_full.astype(np.float32)
+    found: list[tuple[np.ndarray, Transform]] = []
+    for cand in cands:
+        res = _verify(cand, corners, gray_full, grayf, s, cfg)
+        if res is not None:
+            found.append(res)
+    if not found:
+        return empty
+    masks = np.stack([m for m, _ in found])
+    groups = group_overlapping(masks, cfg.merge_overlap)
+    inst = np.stack([masks[g].any(axis=0) for g in groups])
+    areas = inst.reshape(len(inst), -1).sum(axis=1)
+    keep = [i for i in range(len(groups)) if areas[i] >= cfg.min_area]
+    inst = filter_small(inst, cfg.min_area)
+    trs = [[found[j][1] for j in groups[i]] for i in keep]
+    # A transform and its inverse describe one copy: count its blocks once.
+    inliers = [max(t.inliers for t in tr) for tr in trs]
+    return KeypointResult(
+        instances=inst,
+        inliers=inliers,
+        n_matches=len(src),
+        score=float(max(inliers, default=0)),
+        transforms=trs,
+        n_keypoints=len(corners),
+        scale=s,
+    )

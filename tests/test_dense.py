@@ -1,0 +1,117 @@
+"""dense.detect: finds small translated, mirrored and turned copies as one source+copy
+instance; stays silent on look-alike objects, repeated text, flat and tiny figures."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from forgeseg.dense import DenseConfig, detect
+from forgeseg.errors import ParamsError
+from forgeseg.keypoints import KeypointResult
+
+H, W = 200, 320
+BAND = (28, 36)  # (h, w) of the copied box around one band
+
+
+def _blot(seed: int) -> np.ndarray:
+    """A blot-like grey figure (H, W) uint8: two rows of independently rendered dark bands,
+    each with its own grain, on a noisy light background."""
+    rng = np.random.default_rng(seed)
+    img = 215 + 4 * rng.normal(0, 1, (H, W)).astype(np.float32)
+    yy, xx = np.mgrid[:H, :W].astype(np.float32)
+    for cy in (50, 140):
+        for cx in range(40, W - 20, 60):
+            sy, sx = rng.uniform(4, 6), rng.uniform(10, 14)
+            depth = rng.uniform(90, 140)
+            blob = np.exp(-(((yy - cy) / sy) ** 2 + ((xx - cx) / sx) ** 2) / 2)
+            grain = cv2.GaussianBlur(rng.normal(0, 1, (H, W)).astype(np.float32), (0, 0), 1.0)
+            img -= depth * blob * (1 + 0.35 * grain)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _forge(op: str) -> tuple[np.ndarray, np.ndarray]:
+    """Copy the box around one band of :func:`_blot` over another band under ``op``.
+
+    Returns (RGB figure (H, W, 3) uint8, truth source|copy (H, W) bool).
+    """
+    img = _blot(0)
+    bh, bw = BAND
+    sy, sx = 50 - bh // 2, 100 - bw // 2  # band centred at (50, 100)
+    patch = img[sy : sy + bh, sx : sx + bw]
+    if op == "hflip":
+        patch = patch[:, ::-1]
+    elif op == "rot90":
+        patch = np.rot90(patch)
+    ph, pw = patch.shape
+    ty, tx = 140 - ph // 2, 220 - pw // 2  # over the band at (140, 220)
+    out = img.copy()
+    out[ty : ty + ph, tx : tx + pw] = patch
+    truth = np.zeros((H, W), bool)
+    truth[sy : sy + bh, sx : sx + bw] = True
+    truth[ty : ty + ph, tx : tx + pw] = True
+    return np.repeat(out[:, :, None], 3, axis=2), truth
+
+
+@pytest.mark.parametrize("op", ["translate", "hflip", "rot90"])
+def test_finds_small_copy_as_one_source_plus_copy_instance(op: str) -> None:
+    image, truth = _forge(op)
+    res = detect(image)
+    assert isinstance(res, KeypointResult)
+    assert res.instances.shape == (1, H, W)
+    assert res.instances.dtype == bool
+    mask = res.instances[0]
+    iou = (mask & truth).sum() / (mask | truth).sum()
+    assert iou > 0.5, iou
+    assert res.inliers[0] >= DenseConfig().min_blocks
+    assert res.score == max(res.inliers)
+    assert res.n_keypoints > 0
+    assert len(res.transforms) == 1 and res.transforms[0]
+
+
+def test_silent_on_independently_rendered_lookalike_bands() -> None:
+    image = np.repeat(_blot(1)[:, :, None], 3, axis=2)
+    res = detect(image)
+    assert res.instances.shape == (0, H, W)
+    assert res.score == 0.0
+
+
+def test_silent_on_repeated_text() -> None:
+    img = np.full((H, W, 3), 255, np.uint8)
+    for row in range(4):
+        for col, label in enumerate(("WT", "KO", "Actin", "kDa 50")):
+            org = (10 + 75 * col, 35 + 45 * row)
+            cv2.putText(img, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    assert detect(img).instances.shape == (0, H, W)
+
+
+@pytest.mark.parametrize("shape", [(H, W, 3), (5, 7, 3), (12, 400, 3), (H, W)])
+def test_silent_on_flat_tiny_and_grey_figures(shape: tuple[int, ...]) -> None:
+    img = np.full(shape, 128, np.uint8)
+    res = detect(img)
+    assert res.instances.shape == (0, *shape[:2])
+
+
+def test_accepts_rgba_and_grey_like_rgb() -> None:
+    image, _ = _forge("translate")
+    rgba = np.dstack([image, np.full((H, W), 255, np.uint8)])
+    assert detect(rgba).instances.shape == detect(image[:, :, 0]).instances.shape == (1, H, W)
+
+
+def test_deterministic() -> None:
+    image, _ = _forge("hflip")
+    a, b = detect(image), detect(image)
+    assert np.array_equal(a.instances, b.instances) and a.inliers == b.inliers
+
+
+def test_config_from_dict_checks_keys_and_values() -> None:
+    assert DenseConfig.from_dict({"stride": 3, "min_zncc": 1}).min_zncc == 1.0
+    with pytest.raises(ParamsError, match="bogus"):
+        DenseConfig.from_dict({"bogus": 1})
+    with pytest.raises(ParamsError, match="block"):
+        DenseConfig.from_dict({"block": 10})
+    with pytest.raises(ParamsError, match="min_zncc"):
+        DenseConfig.from_dict({"min_zncc": 2.0})
+    with pytest.raises(ParamsError, match="flips"):
+        DenseConfig.from_dict({"flips": "yes"})
