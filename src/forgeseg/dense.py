@@ -13,8 +13,9 @@ to :mod:`forgeseg.keypoints`.
    contrast, robust to JPEG, noise and slight blur, and the flips / quarter turns of a block
    are exact permutations of its 16 numbers. Flat blocks (grey-level std below
    ``min_block_std``) carry no evidence and are skipped.
-3. Each block's 8 dihedral variants are matched to every block (k-d tree); twins closer than
-   ``min_distance`` are the same structure seen twice.
+3. Each block is stored in a canonical pose (the flip / quarter turn scoring highest along a
+   fixed direction), so one k-d tree query finds its twins under all 8 poses; twins closer
+   than ``min_distance`` are the same structure seen twice.
 4. Every match votes for one transform x -> D x + t (D dihedral, t the shift). A copy-move
    makes many blocks vote for the same transform; look-alike bands and cells vote for
    scattered ones. Votes within ``shift_tolerance`` of a peak are gathered and their source
@@ -22,9 +23,10 @@ to :mod:`forgeseg.keypoints`.
    overlap its own copy (a mirror-symmetric object matches itself under a flip).
 5. Each transform is refined and checked on the full-resolution pixels: the source region
    mapped by it must correlate with the copy (ZNCC >= ``min_zncc``), and so must their fine
-   texture (``min_hp_zncc``: the grain a copy shares with its source and an independently
-   rendered look-alike does not); regions made of flat or saturated pixels (text, tick
-   labels, bars: legitimately identical pixels) are rejected (``max_flat``).
+   grain between edges (``min_hp_zncc``, on the calmer ``grain_quantile`` of the pixels, and
+   only where there is grain at all: ``min_grain``), which an independently rendered
+   look-alike does not share; regions made of flat or saturated pixels (text, tick labels,
+   bars: legitimately identical pixels) are rejected (``max_flat``).
 6. The copy is the blocks' footprint grown over pixels that agree with the mapped source; its
    preimage is the source; their union is one instance, and instances that overlap (one
    object pasted several times) are merged.
@@ -590,11 +592,12 @@ def _localise(
     diff = cv2.blur(np.abs(a - b), k)
     agree = ((corr >= cfg.local_zncc) | (diff <= cfg.max_abs_diff)) & valid[y0:y1, x0:x1]
     fp = dst_fp[y0:y1, x0:x1]
-    # Grow the footprint by the margin only where the pixels agree; trim it where they don't.
+    # Grow the footprint by the margin only where the pixels agree; the opening drops
+    # isolated agreeing pixels of the background.
     near = cv2.dilate(fp.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)).astype(bool)
     grown = (agree & near).astype(np.uint8)
-    close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (win, win))
-    grown = cv2.morphologyEx(grown, cv2.MORPH_OPEN, close)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (win, win))
+    grown = cv2.morphologyEx(grown, cv2.MORPH_OPEN, disc)
     _, labels = cv2.connectedComponents(grown, connectivity=8)
     hit = np.unique(labels[fp & (grown > 0)])
     hit = hit[hit > 0]
