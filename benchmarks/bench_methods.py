@@ -25,42 +25,51 @@ from typing import Any
 
 from forgeseg.atomic import write_json, write_text
 from forgeseg.dataset import read_index, scan
-from forgeseg.detect import read_truth
+from forgeseg.detect import Detector, combine_matches, read_truth
 from forgeseg.evaluate import summarize
 from forgeseg.imageio import read_image
-from forgeseg.keypoints import KeypointConfig
-from forgeseg.keypoints import detect as kp_detect
 from forgeseg.params import load_params, resolve_device
-from forgeseg.postprocess import Evidence, calibrate, outcome, tabulate
+from forgeseg.postprocess import Evidence, PostprocessConfig, calibrate, outcome, tabulate
 from forgeseg.predict import Predictor
 from forgeseg.stage import setup_logging
 
 log = logging.getLogger("bench_methods")
 
-ROWS = [  # (row name, detector method, network)
-    ("all-authentic floor", "authentic", None),
-    ("plain U-Net", "network", "unet"),
-    ("self-correlation U-Net", "network", "selfcorr"),
-    ("keypoints (SIFT + MAGSAC)", "keypoints", None),
-    ("hybrid (self-corr + keypoints)", "hybrid", "selfcorr"),
+ROWS = [  # (row name, detector method, network, matchers)
+    ("all-authentic floor", "authentic", None, None),
+    ("plain U-Net", "network", "unet", None),
+    ("self-correlation U-Net", "network", "selfcorr", None),
+    ("keypoints: SIFT + RANSAC", "keypoints", None, "sift"),
+    ("dense block matching", "keypoints", None, "dense"),
+    ("SIFT + dense", "keypoints", None, "both"),
+    ("hybrid: plain U-Net + SIFT + dense", "hybrid", "unet", "both"),
+    ("hybrid: self-corr U-Net + SIFT + dense", "hybrid", "selfcorr", "both"),
 ]
+COMBOS = sorted({(net, m) for _, _, net, m in ROWS}, key=str)
 
 
-def _tables(records, nets: dict[str, Predictor], kp_cfg, grids, solution=None, desc=""):
-    """Per network: the figure tables (keypoints computed once per figure, shared)."""
+def _tables(records, nets: dict[str, Predictor], detector: Detector, grids, solution=None, desc=""):
+    """Figure tables per (network, matchers) combination; each detector runs once a figure."""
     from tqdm import tqdm
 
-    out: dict[str | None, list] = {name: [] for name in [*nets, None]}
+    from forgeseg.dense import detect as dense_detect
+    from forgeseg.keypoints import detect as kp_detect
+
+    out: dict[tuple, list] = {c: [] for c in COMBOS}
     for rec in tqdm(records, desc=desc):
         image = read_image(rec.image)
         truth = read_truth(rec, image.shape[:2], solution)
         if truth is None:
             continue
-        kp = kp_detect(image, kp_cfg)
-        for name in [*nets, None]:
-            net = nets[name].predict(image) if name is not None else None
-            ev = Evidence(rec.uid, image, net=net, kp=kp, truth=truth)
-            out[name].append(
+        found = {
+            "sift": kp_detect(image, detector.kp_cfg),
+            "dense": dense_detect(image, detector.dense_cfg),
+        }
+        found["both"] = combine_matches([found["sift"], found["dense"]], image.shape[:2])
+        outs = {name: p.predict(image) for name, p in nets.items()}
+        for net, m in COMBOS:
+            ev = Evidence(rec.uid, image, net=outs.get(net), kp=found.get(m), truth=truth)
+            out[(net, m)].append(
                 tabulate(ev, grids["thresholds"], grids["kp_inliers"], grids["min_area"])
             )
     return out
@@ -116,7 +125,7 @@ def main() -> None:
         "kp_inliers": [int(k) for k in ev_cfg.get("kp_inliers", [0])],
         "min_area": int(det.get("min_area", 48)),
     }
-    kp_cfg = KeypointConfig.from_dict(dict(det.get("keypoints") or {}))
+    matcher = Detector.from_params(det, model_path=None, postprocess=PostprocessConfig("keypoints"))
     from forgeseg.infer import load_solution
 
     sets = {
@@ -132,16 +141,18 @@ def main() -> None:
         ),
     }
     t1 = time.perf_counter()
-    tables = {k: _tables(recs, nets, kp_cfg, grids, sol, desc=k) for k, (recs, sol) in sets.items()}
+    tables = {
+        k: _tables(recs, nets, matcher, grids, sol, desc=k) for k, (recs, sol) in sets.items()
+    }
     detect_s = time.perf_counter() - t1
 
     results: dict[str, Any] = {
         "rows": {},
         "seconds": {"train_unet": round(train_s, 1), "detect_all": round(detect_s, 1)},
     }
-    for row, method, net in ROWS:
+    for row, method, net, m in ROWS:
         cfg, _, _ = calibrate(
-            tables["val"][net],
+            tables["val"][(net, m)],
             method,
             thresholds=grids["thresholds"],
             gates=grids["gates"],
@@ -151,6 +162,7 @@ def main() -> None:
         entry: dict[str, Any] = {
             "method": method,
             "network": net,
+            "matchers": m,
             "calibrated": {
                 "threshold": cfg.threshold,
                 "gate": cfg.gate,
@@ -159,7 +171,7 @@ def main() -> None:
         }
         for split in ("val", "test", "test_large"):
             s = summarize(
-                outcome(tables[split][net], cfg, grids["thresholds"], grids["kp_inliers"])
+                outcome(tables[split][(net, m)], cfg, grids["thresholds"], grids["kp_inliers"])
             )
             entry[split] = {
                 k: s[k]

@@ -81,15 +81,15 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from forgeseg.infer import predict_folder
     from forgeseg.params import load_params
 
-    keypoints = None
+    detect_params = None
     if Path(args.params).is_file():
-        keypoints = load_params(args.params)["detect"].get("keypoints")
+        detect_params = load_params(args.params)["detect"]
     n = predict_folder(
         args.images,
         args.out,
         model_path=args.model,
         postprocess_path=args.postprocess,
-        keypoints=keypoints,
+        detect_params=detect_params,
         device=args.device,
     )
     print(f"wrote {args.out}: {n} figures")
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="submission CSV to write")
     p.add_argument("--model", default="models/model.pt")
     p.add_argument("--postprocess", default="models/postprocess.json")
-    p.add_argument("--params", default="params.yaml", help="keypoint settings (detect.keypoints)")
+    p.add_argument("--params", default="params.yaml", help="matcher settings (its detect section)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_predict)
     return parser

@@ -142,9 +142,9 @@ def evaluate(
     kp_inliers = [int(k) for k in ev_cfg.get("kp_inliers", [0])]
     records = read_index(Path(splits_dir) / "val.csv")
     device = resolve_device(params["base"].get("device"))
-    detector = Detector(
+    detector = Detector.from_params(
+        det_cfg,
         model_path=model_path,
-        keypoints=det_cfg.get("keypoints"),
         postprocess=PostprocessConfig("hybrid", min_area=min_area),
         device=device,
     )

@@ -67,9 +67,9 @@ def infer(
     cfg = load_postprocess(postprocess_path)
     root = Path(params["data"]["root"])
     records = read_index(Path(splits_dir) / "test.csv")
-    detector = Detector(
+    detector = Detector.from_params(
+        section(params, "detect"),
         model_path=model_path,
-        keypoints=section(params, "detect").get("keypoints"),
         postprocess=cfg,
         device=resolve_device(params["base"].get("device")),
     )
@@ -144,7 +144,7 @@ def predict_folder(
     *,
     model_path: str | Path,
     postprocess_path: str | Path,
-    keypoints: Mapping[str, Any] | None = None,
+    detect_params: Mapping[str, Any] | None = None,
     device: str = "auto",
     progress: bool = True,
 ) -> int:
@@ -164,9 +164,9 @@ def predict_folder(
     )
     if not files:
         raise DataError(folder, "holds no PNG, JPEG, TIFF or BMP figures")
-    detector = Detector(
+    detector = Detector.from_params(
+        detect_params or {},
         model_path=model_path,
-        keypoints=keypoints,
         postprocess=load_postprocess(postprocess_path),
         device=resolve_device(device),
     )
