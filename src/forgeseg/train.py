@@ -53,14 +53,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _fingerprint(params: Mapping[str, Any]) -> str:
-    """What must match for a saved last checkpoint to be resumed (epochs may grow)."""
-    train = {k: v for k, v in section(params, "train").items() if k != "epochs"}
+def _fingerprint(params: Mapping[str, Any], splits_dir: Path) -> str:
+    """What must match for a saved last checkpoint to be resumed: params and split files.
+
+    The learning-rate schedule spans ``train.epochs``, so it is part of the key too.
+    """
     key = {
         "model": params.get("model"),
-        "train": train,
+        "train": section(params, "train"),
         "seed": params["base"].get("seed"),
         "root": params["data"].get("root"),
+        "splits": [
+            hashlib.sha256((splits_dir / f"{name}.csv").read_bytes()).hexdigest()
+            for name in ("train", "val")
+        ],
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -236,7 +242,7 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
-    fingerprint = _fingerprint(params)
+    fingerprint = _fingerprint(params, splits_dir)
     start_epoch, best_of1, best_epoch, history = 0, -1.0, -1, []
     last_out = Path(last_out)
     if last_out.exists():
@@ -245,7 +251,10 @@ def train(
         except Exception as exc:  # a corrupt resume file must not block a fresh run
             log.warning("ignoring %s: %s", last_out, exc)
             last = None
-        if last is not None and last.get("fingerprint") == fingerprint:
+        # Only an interrupted run is resumed. DVC reruns a finished one because a dependency
+        # changed (the figures themselves, say, which the fingerprint cannot see): start over.
+        unfinished = last is not None and int(last.get("epoch", -1)) + 1 < epochs
+        if unfinished and last.get("fingerprint") == fingerprint:
             model.load_state_dict(last["state_dict"])
             opt.load_state_dict(last["optimizer"])
             sched.load_state_dict(last["scheduler"])
@@ -254,7 +263,7 @@ def train(
             history = list(last.get("history", []))
             log.info("resuming from %s at epoch %d", last_out, start_epoch)
         elif last is not None:
-            log.info("%s was made with other params; starting afresh", last_out)
+            log.info("%s is finished or was made with other params: starting afresh", last_out)
 
     ddp_model: torch.nn.Module = model
     if world > 1:
