@@ -50,3 +50,16 @@ def test_npy_and_png_round_trip(tmp_path):
 def test_json_handles_numpy_values(tmp_path):
     write_json(tmp_path / "m.json", {"a": np.float32(0.5), "b": np.int64(3), "c": np.ones(2)})
     assert '"b": 3' in (tmp_path / "m.json").read_text()
+
+
+def test_outputs_get_ordinary_permissions_not_temp_file_ones(tmp_path):
+    import os
+    import stat
+
+    write_json(tmp_path / "m.json", {})
+    with atomic_dir(tmp_path / "d") as tmp:
+        (tmp / "x").write_text("1")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o777 & ~umask
