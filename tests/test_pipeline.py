@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.e2e
 
 
-def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
+def _run(args: list[str], cwd: Path, timeout: int = 600, stdout_only: bool = False) -> str:
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -33,7 +33,7 @@ def _run(args: list[str], cwd: Path, timeout: int = 600) -> str:
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{' '.join(args)} failed ({proc.returncode}):\n{out[-6000:]}"
-    return out
+    return proc.stdout if stdout_only else out
 
 
 def _tiny_params(path: Path) -> None:
@@ -107,7 +107,7 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
     )
     assert report.mean == pytest.approx(infer["of1"])
     # metrics and plots are readable by DVC itself.
-    shown = _run(["dvc", "metrics", "show", "--json"], repo)
+    shown = _run(["dvc", "metrics", "show", "--json"], repo, stdout_only=True)
     assert "of1" in shown
     _run(["dvc", "plots", "show", "-o", str(repo / "dvc_plots")], repo)
     assert (repo / "dvc_plots" / "index.html").exists()
@@ -125,6 +125,6 @@ def test_exp_run_reruns_train_onwards_and_changes_metrics(repo: Path) -> None:
     assert "Running stage 'train'" in out
     for upstream in ("synth", "ingest", "eda"):
         assert f"Running stage '{upstream}'" not in out
-    diff = _run(["dvc", "metrics", "diff", "--json"], repo)
+    diff = _run(["dvc", "metrics", "diff", "--json"], repo, stdout_only=True)
     changed = json.loads(diff)
     assert "metrics/train/metrics.json" in changed, diff
