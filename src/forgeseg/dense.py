@@ -39,15 +39,17 @@ on an authentic figure scores 0.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from forgeseg.config import from_mapping
 from forgeseg.errors import ParamsError
-from forgeseg.instances import filter_small, group_overlapping
+from forgeseg.imageio import to_gray
+from forgeseg.instances import fill_holes, filter_small, group_overlapping
 from forgeseg.keypoints import KeypointResult, Transform
 
 __all__ = ["DIHEDRAL", "DenseConfig", "detect"]
@@ -154,37 +156,11 @@ class DenseConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> DenseConfig:
         """Build from a params mapping; unknown keys or bad values raise ``ParamsError``."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParamsError(
-                f"unknown dense keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        # YAML writes 1 for 1.0; accept ints where floats are expected.
-        for f in fields(cls):
-            v = data.get(f.name)
-            if f.type == "float" and isinstance(v, int) and not isinstance(v, bool):
-                data[f.name] = float(v)
-        return cls(**data)
+        return from_mapping(cls, data, "dense")
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
-
-
-def _to_gray(image: np.ndarray) -> np.ndarray:
-    """uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) -> uint8 grey (H, W)."""
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise ValueError(f"dense.detect expects a uint8 image, got {arr.dtype}")
-    if arr.ndim == 2:
-        return arr
-    if arr.ndim == 3 and arr.shape[2] in (3, 4):  # RGBA: the alpha carries no content
-        return cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_RGB2GRAY)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        return arr[:, :, 0]
-    raise ValueError(f"dense.detect expects an (H, W, 3) image, got shape {arr.shape}")
 
 
 def _permutations() -> np.ndarray:
@@ -603,22 +579,13 @@ def _localise(
     hit = hit[hit > 0]
     if hit.size == 0:
         return None
-    local = _fill_holes(np.isin(labels, hit))
+    local = fill_holes(np.isin(labels, hit))
     dst_mask = np.zeros((H, W), bool)
     dst_mask[y0:y1, x0:x1] = local
     src_mask = cv2.warpAffine(
         dst_mask.astype(np.uint8), matrix, (W, H), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     ).astype(bool)
     return dst_mask, src_mask
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    h, w = mask.shape
-    pad = np.zeros((h + 2, w + 2), np.uint8)
-    pad[1:-1, 1:-1] = mask
-    flood = pad.copy()
-    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
-    return mask | (flood[1:-1, 1:-1] == 0)
 
 
 def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
@@ -639,7 +606,7 @@ def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
         ValueError: when the image is not uint8 or not (H, W[, C]).
     """
     cfg = cfg or DenseConfig()
-    gray_full = _to_gray(image)
+    gray_full = to_gray(image)
     H, W = gray_full.shape
     empty = KeypointResult(np.zeros((0, H, W), bool), [], 0, 0.0)
     if min(H, W) < 2 * cfg.block:

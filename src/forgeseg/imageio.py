@@ -27,12 +27,13 @@ import os
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from forgeseg.errors import DataError
 
-__all__ = ["MAX_PIXELS", "image_size", "read_image", "read_mask", "verify_image"]
+__all__ = ["MAX_PIXELS", "image_size", "read_image", "read_mask", "to_gray", "verify_image"]
 
 MAX_PIXELS = 50_000_000
 
@@ -246,3 +247,20 @@ def _check_binary(p: Path, mask: np.ndarray) -> None:
     if not ok.all():
         bad = np.asarray(mask)[~ok]
         raise DataError(p, f"mask values not 0/1: {bad.size} values such as {bad.flat[0]!r}")
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """uint8 (H,W), (H,W,1), (H,W,3) RGB or (H,W,4) RGBA -> uint8 grey (H,W).
+
+    The detectors work on grey levels; an RGBA array's alpha carries no content here.
+    """
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {arr.dtype}")
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        return cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        return arr[:, :, 0]
+    raise ValueError(f"expected an (H, W, 3) image, got shape {arr.shape}")

@@ -22,6 +22,7 @@ __all__ = [
     "PAIR_BY",
     "build_instances",
     "component_masks",
+    "fill_holes",
     "filter_small",
     "group_overlapping",
     "merge_overlapping",
@@ -245,3 +246,13 @@ def build_instances(
     if not groups:
         return np.zeros((0, h, w), bool)
     return np.stack([comps[g].any(axis=0) for g in sorted(groups.values(), key=lambda g: g[0])])
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """(H,W) bool -> the same with every enclosed background hole filled."""
+    h, w = mask.shape
+    pad = np.zeros((h + 2, w + 2), np.uint8)
+    pad[1:-1, 1:-1] = mask
+    flood = pad.copy()
+    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
+    return mask | (flood[1:-1, 1:-1] == 0)

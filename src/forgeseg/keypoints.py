@@ -35,15 +35,17 @@ scores 0.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from forgeseg.config import from_mapping
 from forgeseg.errors import ParamsError
-from forgeseg.instances import filter_small, group_overlapping
+from forgeseg.imageio import to_gray
+from forgeseg.instances import fill_holes, filter_small, group_overlapping
 
 __all__ = ["KeypointConfig", "KeypointResult", "Transform", "detect"]
 
@@ -150,19 +152,7 @@ class KeypointConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> KeypointConfig:
         """Build from a params mapping; unknown keys or bad values raise ``ParamsError``."""
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ParamsError(
-                f"unknown keypoints keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        # YAML writes 1 for 1.0; accept ints where floats are expected.
-        for f in fields(cls):
-            if f.name in data and f.type == "float" and isinstance(data[f.name], int):
-                if not isinstance(data[f.name], bool):
-                    data[f.name] = float(data[f.name])
-        return cls(**data)
+        return from_mapping(cls, data, "keypoints")
 
 
 @dataclass
@@ -204,19 +194,6 @@ class KeypointResult:
     transforms: list[list[Transform]] = field(default_factory=list)
     n_keypoints: int = 0
     scale: float = 1.0
-
-
-def _to_gray(image: np.ndarray) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8:
-        raise ValueError(f"detect expects a uint8 image, got {arr.dtype}")
-    if arr.ndim == 2:
-        return arr
-    if arr.ndim == 3 and arr.shape[2] in (3, 4):  # RGBA: the alpha carries no content
-        return cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_RGB2GRAY)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        return arr[:, :, 0]
-    raise ValueError(f"detect expects an (H, W, 3) image, got shape {arr.shape}")
 
 
 def _sift(gray: np.ndarray, cfg: KeypointConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -548,21 +525,12 @@ def _localise(
     grown |= hull_dst.astype(np.uint8)
     _, labels = cv2.connectedComponents(grown, connectivity=8)
     hit = np.unique(labels[hull_dst])
-    dst_mask = _fill_holes(np.isin(labels, hit[hit > 0]))
+    dst_mask = fill_holes(np.isin(labels, hit[hit > 0]))
     # The source is the preimage of the copy: src_mask(y) = dst_mask(T y).
     src_mask = cv2.warpAffine(
         dst_mask.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     ).astype(bool)
     return dst_mask | src_mask | hull_src
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    h, w = mask.shape
-    pad = np.zeros((h + 2, w + 2), np.uint8)
-    pad[1:-1, 1:-1] = mask
-    flood = pad.copy()
-    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
-    return mask | (flood[1:-1, 1:-1] == 0)
 
 
 def _working_scale(h: int, w: int, cfg: KeypointConfig) -> float:
@@ -585,7 +553,7 @@ def detect(image: np.ndarray, cfg: KeypointConfig | None = None) -> KeypointResu
         :class:`KeypointResult` with ``instances`` bool (N, H, W) at the figure's full size.
     """
     cfg = cfg or KeypointConfig()
-    gray_full = _to_gray(image)
+    gray_full = to_gray(image)
     H, W = gray_full.shape
     empty = KeypointResult(np.zeros((0, H, W), bool), [], 0, 0.0)
     if H < 8 or W < 8:

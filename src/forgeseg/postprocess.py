@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forgeseg.atomic import write_json
+from forgeseg.config import from_mapping
 from forgeseg.errors import DataError, ParamsError
 
 if TYPE_CHECKING:  # only a type here; importing predict would pull torch into every caller
@@ -65,11 +66,7 @@ class PostprocessConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PostprocessConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise ParamsError(f"unknown post-processing keys: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return from_mapping(cls, data, "post-processing")
 
 
 @dataclass
