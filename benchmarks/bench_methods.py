@@ -71,7 +71,13 @@ def _tables(records, nets: dict[str, Predictor], detector: Detector, grids, solu
         for net, m in COMBOS:
             ev = Evidence(rec.uid, image, net=outs.get(net), kp=found.get(m), truth=truth)
             out[(net, m)].append(
-                tabulate(ev, grids["thresholds"], grids["kp_inliers"], grids["min_area"])
+                tabulate(
+                    ev,
+                    grids["thresholds"],
+                    grids["kp_inliers"],
+                    grids["min_area"],
+                    grids["min_area_fraction"],
+                )
             )
     return out
 
@@ -125,6 +131,7 @@ def main() -> None:
         "gates": [float(g) for g in ev_cfg["gates"]],
         "kp_inliers": [int(k) for k in ev_cfg.get("kp_inliers", [0])],
         "min_area": int(det.get("min_area", 48)),
+        "min_area_fraction": float(det.get("min_area_fraction", 0.0)),
     }
     matcher = Detector.from_params(det, model_path=None, postprocess=PostprocessConfig("keypoints"))
     from forgeseg.infer import load_solution
@@ -159,6 +166,7 @@ def main() -> None:
             gates=grids["gates"],
             kp_inliers=grids["kp_inliers"],
             min_area=grids["min_area"],
+            min_area_fraction=grids["min_area_fraction"],
         )
         entry: dict[str, Any] = {
             "method": method,

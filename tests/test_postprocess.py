@@ -114,3 +114,21 @@ def test_settings_outside_the_grid_and_unknown_methods_are_refused():
         PostprocessConfig("magic")
     with pytest.raises(ParamsError, match="bogus"):
         PostprocessConfig.from_dict({"method": "hybrid", "bogus": 1})
+
+
+def test_tiny_instances_are_dropped_by_the_relative_area_floor():
+    from forgeseg.keypoints import KeypointResult
+    from forgeseg.postprocess import Evidence, area_floor, decide
+
+    assert area_floor((1000, 1000), 48, 0.001) == 1000
+    assert area_floor((100, 100), 48, 0.001) == 48
+    image = np.zeros((200, 200, 3), np.uint8)
+    inst = np.zeros((2, 200, 200), bool)
+    inst[0, :5, :5] = True  # 25 px: a glyph-sized "copy"
+    inst[1, 50:100, 50:100] = True  # 2,500 px: 6% of the figure
+    kp = KeypointResult(inst, [30, 30], n_matches=60, score=30.0)
+    ev = Evidence("x", image, kp=kp)
+    kept = decide(ev, PostprocessConfig("keypoints", min_area=10, min_area_fraction=0.01))
+    assert kept.instances.shape[0] == 1 and kept.instances[0, 60, 60]
+    loose = decide(ev, PostprocessConfig("keypoints", min_area=10, min_area_fraction=0.0))
+    assert loose.instances.shape[0] == 2

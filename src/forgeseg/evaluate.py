@@ -82,6 +82,7 @@ def collect_tables(
     thresholds: Sequence[float],
     kp_inliers: Sequence[int],
     min_area: int,
+    min_area_fraction: float = 0.0,
     solution: Mapping[str, str] | None = None,
     progress: bool = True,
     desc: str = "evaluate",
@@ -92,7 +93,7 @@ def collect_tables(
         if ev.truth is None:
             log.warning("%s: truth unknown, left out of the evaluation", ev.uid)
             continue
-        tables.append(tabulate(ev, thresholds, kp_inliers, min_area))
+        tables.append(tabulate(ev, thresholds, kp_inliers, min_area, min_area_fraction))
     return tables
 
 
@@ -103,6 +104,7 @@ def calibrate_all(
     gates: Sequence[float],
     kp_inliers: Sequence[int],
     min_area: int,
+    min_area_fraction: float = 0.0,
     methods: Sequence[str] = METHODS,
 ) -> dict[str, tuple[PostprocessConfig, list[dict[str, Any]]]]:
     """Calibrate each detector on the same tables."""
@@ -117,6 +119,7 @@ def calibrate_all(
                 gates=gates,
                 kp_inliers=kp_inliers,
                 min_area=min_area,
+                min_area_fraction=min_area_fraction,
             )
         ]
     }
@@ -137,6 +140,7 @@ def evaluate(
     ev_cfg = section(params, "evaluate")
     method = det_cfg.get("method", "hybrid")
     min_area = int(det_cfg.get("min_area", 48))
+    min_area_fraction = float(det_cfg.get("min_area_fraction", 0.0))
     thresholds = [float(t) for t in ev_cfg.get("thresholds", [0.5])]
     gates = [float(g) for g in ev_cfg.get("gates", [0.5])]
     kp_inliers = [int(k) for k in ev_cfg.get("kp_inliers", [0])]
@@ -155,12 +159,18 @@ def evaluate(
         thresholds=thresholds,
         kp_inliers=kp_inliers,
         min_area=min_area,
+        min_area_fraction=min_area_fraction,
         progress=progress,
     )
     if not tables:
         raise ValueError(f"{Path(splits_dir) / 'val.csv'}: no val figure with known truth")
     calibrated = calibrate_all(
-        tables, thresholds=thresholds, gates=gates, kp_inliers=kp_inliers, min_area=min_area
+        tables,
+        thresholds=thresholds,
+        gates=gates,
+        kp_inliers=kp_inliers,
+        min_area=min_area,
+        min_area_fraction=min_area_fraction,
     )
     per_method = {
         m: summarize(outcome(tables, cfg, thresholds, kp_inliers))

@@ -40,6 +40,7 @@ _NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
     "train.num_workers": (int, 0, 256),
     "train.gpus": (int, 1, 64),
     "detect.min_area": (int, 0, None),
+    "detect.min_area_fraction": (float, 0.0, 0.5),
     "overlay.n": (int, 0, 10_000),
 }
 

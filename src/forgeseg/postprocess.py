@@ -59,6 +59,9 @@ class PostprocessConfig:
     gate: float = 0.5  # network evidence needed to call a figure forged
     kp_min_inliers: int = 0  # extra floor on verified inliers (0: the detector's own)
     min_area: int = 48  # smallest instance kept, in figure pixels
+    # ... and as a share of the figure: real forged regions cover 0.2-7% of a figure
+    # (COMPETITION.md), so a "copy" of a few dozen pixels is a glyph or a scale bar.
+    min_area_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -103,6 +106,11 @@ def _empty(shape: tuple[int, int]) -> np.ndarray:
     return np.zeros((0, *shape), bool)
 
 
+def area_floor(shape: tuple[int, int], min_area: int, min_area_fraction: float) -> int:
+    """Smallest instance kept in a figure of ``shape``: absolute and relative floors."""
+    return max(int(min_area), int(np.ceil(min_area_fraction * shape[0] * shape[1])))
+
+
 def net_instances(ev: Evidence, threshold: float, min_area: int) -> tuple[np.ndarray, float]:
     """Network instances at ``threshold`` and the network's evidence score.
 
@@ -141,16 +149,17 @@ def decide(ev: Evidence, cfg: PostprocessConfig) -> Detection:
     shape = ev.image.shape[:2]
     if cfg.method == "authentic":
         return Detection(_empty(shape), 0.0)
+    floor = area_floor(shape, cfg.min_area, cfg.min_area_fraction)
     kp_inst = _empty(shape)
     kp_best = 0
     if cfg.method in ("keypoints", "hybrid"):
-        kp_inst = kp_instances(ev, cfg.kp_min_inliers, cfg.min_area)
+        kp_inst = kp_instances(ev, cfg.kp_min_inliers, floor)
         kp_best = max((n for n in (ev.kp.inliers if ev.kp is not None else [])), default=0)
     if cfg.method == "keypoints":
         return Detection(kp_inst, _kp_confidence(kp_best if kp_inst.shape[0] else 0))
     if cfg.method == "hybrid" and kp_inst.shape[0]:
         return Detection(kp_inst, 0.5 + 0.5 * _kp_confidence(kp_best))
-    inst, score = net_instances(ev, cfg.threshold, cfg.min_area)
+    inst, score = net_instances(ev, cfg.threshold, floor)
     if score < cfg.gate or inst.shape[0] == 0:
         inst = _empty(shape)
     return Detection(inst, 0.5 * score if cfg.method == "hybrid" else score)
@@ -190,7 +199,11 @@ def _px(pred: np.ndarray, truth_union: np.ndarray) -> np.ndarray:
 
 
 def tabulate(
-    ev: Evidence, thresholds: Sequence[float], kp_inliers: Sequence[int], min_area: int
+    ev: Evidence,
+    thresholds: Sequence[float],
+    kp_inliers: Sequence[int],
+    min_area: int,
+    min_area_fraction: float = 0.0,
 ) -> FigureTable:
     """Score one figure (its truth must be known) under every threshold and inlier floor."""
     from forgeseg.score import of1_image
@@ -212,6 +225,7 @@ def tabulate(
         max(ev.kp.inliers, default=0) if ev.kp is not None else 0,
         int(truth_union.sum()),
     )
+    min_area = area_floor(ev.image.shape[:2], min_area, min_area_fraction)
     if ev.net is not None:
         for j, t in enumerate(thresholds):
             inst, score = net_instances(ev, float(t), min_area)
@@ -294,6 +308,7 @@ def calibrate(
     gates: Sequence[float],
     kp_inliers: Sequence[int] = (0,),
     min_area: int = 48,
+    min_area_fraction: float = 0.0,
 ) -> tuple[PostprocessConfig, float, list[dict[str, Any]]]:
     """Grid-search the settings of ``method`` that maximise mean oF1 over ``tables``.
 
@@ -303,7 +318,7 @@ def calibrate(
     if not tables:
         raise ValueError("calibration needs at least one figure")
     if method == "authentic":
-        cfg = PostprocessConfig("authentic", min_area=min_area)
+        cfg = PostprocessConfig("authentic", min_area=min_area, min_area_fraction=min_area_fraction)
         return cfg, float(outcome(tables, cfg, thresholds, kp_inliers).of1.mean()), []
     uses_net = method in ("network", "hybrid")
     uses_kp = method in ("keypoints", "hybrid")
@@ -313,7 +328,7 @@ def calibrate(
     rows: list[dict[str, Any]] = []
     best: tuple[float, PostprocessConfig] | None = None
     for t, g, k in itertools.product(ths, gts, kps):
-        cfg = PostprocessConfig(method, float(t), float(g), int(k), min_area)
+        cfg = PostprocessConfig(method, float(t), float(g), int(k), min_area, min_area_fraction)
         of1 = float(outcome(tables, cfg, thresholds, kp_inliers).of1.mean())
         rows.append({"threshold": float(t), "gate": float(g), "kp_min_inliers": int(k), "of1": of1})
         # Strictly better only: on ties the earlier (lower threshold and gate) setting wins,
