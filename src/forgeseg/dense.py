@@ -49,8 +49,8 @@ from scipy.spatial import cKDTree
 from forgeseg.config import from_mapping
 from forgeseg.errors import ParamsError
 from forgeseg.imageio import to_gray
-from forgeseg.instances import fill_holes, filter_small, group_overlapping
-from forgeseg.keypoints import KeypointResult, Transform
+from forgeseg.instances import fill_holes
+from forgeseg.keypoints import KeypointResult, Transform, assemble_result
 
 __all__ = ["DIHEDRAL", "DenseConfig", "detect"]
 
@@ -633,21 +633,13 @@ def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
             found.append(res)
     if not found:
         return empty
-    masks = np.stack([m for m, _ in found])
-    groups = group_overlapping(masks, cfg.merge_overlap)
-    inst = np.stack([masks[g].any(axis=0) for g in groups])
-    areas = inst.reshape(len(inst), -1).sum(axis=1)
-    keep = [i for i in range(len(groups)) if areas[i] >= cfg.min_area]
-    inst = filter_small(inst, cfg.min_area)
-    trs = [[found[j][1] for j in groups[i]] for i in keep]
-    # A transform and its inverse describe one copy: count its blocks once.
-    inliers = [max(t.inliers for t in tr) for tr in trs]
-    return KeypointResult(
-        instances=inst,
-        inliers=inliers,
+    return assemble_result(
+        found,
+        gray_full.shape,
+        merge_overlap=cfg.merge_overlap,
+        min_area=cfg.min_area,
+        support=max,  # a transform and its inverse describe one copy: count its blocks once
         n_matches=len(src),
-        score=float(max(inliers, default=0)),
-        transforms=trs,
         n_keypoints=len(corners),
         scale=s,
     )

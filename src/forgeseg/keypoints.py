@@ -34,7 +34,7 @@ scores 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,7 @@ from forgeseg.errors import ParamsError
 from forgeseg.imageio import to_gray
 from forgeseg.instances import fill_holes, filter_small, group_overlapping
 
-__all__ = ["KeypointConfig", "KeypointResult", "Transform", "detect"]
+__all__ = ["KeypointConfig", "KeypointResult", "Transform", "assemble_result", "detect"]
 
 # Query rows per block of the descriptor similarity matrix: bounds its memory to a few MB.
 _BLOCK = 512
@@ -585,28 +585,56 @@ def detect(image: np.ndarray, cfg: KeypointConfig | None = None) -> KeypointResu
             break
     if not found:
         return empty
+    return assemble_result(
+        found,
+        (H, W),
+        merge_overlap=cfg.merge_overlap,
+        min_area=cfg.min_area,
+        support=sum,  # merged transforms are distinct copies: their inliers add up
+        n_matches=len(p),
+        n_keypoints=n_kp,
+        scale=s,
+    )
+
+
+def assemble_result(
+    found: Sequence[tuple[np.ndarray, Transform]],
+    shape: tuple[int, int],
+    *,
+    merge_overlap: float,
+    min_area: int,
+    support: Callable[[Iterable[int]], int],
+    n_matches: int,
+    n_keypoints: int,
+    scale: float,
+) -> KeypointResult:
+    """Verified (mask, transform) pairs -> one instance per group of overlapping masks.
+
+    Masks may be on a working copy smaller than the figure; they are brought to ``shape``
+    (H, W). Instances under ``min_area`` pixels are dropped with their transforms.
+    ``support`` turns the inlier counts of an instance's transforms into its one count.
+    """
     masks = np.stack([m for m, _ in found])
-    groups = group_overlapping(masks, cfg.merge_overlap)
-    inst_small = np.stack([masks[g].any(axis=0) for g in groups])
-    if s != 1.0:
-        up = inst_small.astype(np.uint8)
-        inst = np.stack([cv2.resize(m, (W, H), interpolation=cv2.INTER_NEAREST) for m in up])
+    groups = group_overlapping(masks, merge_overlap)
+    inst = np.stack([masks[g].any(axis=0) for g in groups])
+    if inst.shape[1:] != tuple(shape):
+        h, w = shape
+        up = inst.astype(np.uint8)
+        inst = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) for m in up])
         inst = inst.astype(bool)
-    else:
-        inst = inst_small
     areas = inst.reshape(len(inst), -1).sum(axis=1)
-    keep = [i for i in range(len(groups)) if areas[i] >= cfg.min_area]
-    inst = filter_small(inst, cfg.min_area)
+    keep = [i for i in range(len(groups)) if areas[i] >= min_area]
+    inst = filter_small(inst, min_area)
     trs = [[found[j][1] for j in groups[i]] for i in keep]
-    inliers = [sum(t.inliers for t in tr) for tr in trs]
+    inliers = [int(support(t.inliers for t in tr)) for tr in trs]
     return KeypointResult(
         instances=inst,
         inliers=inliers,
-        n_matches=len(p),
+        n_matches=n_matches,
         score=float(max(inliers, default=0)),
         transforms=trs,
-        n_keypoints=n_kp,
-        scale=s,
+        n_keypoints=n_keypoints,
+        scale=scale,
     )
 
 
