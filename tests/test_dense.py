@@ -1,5 +1,6 @@
 """dense.detect: finds small translated, mirrored and turned copies as one source+copy
-instance; stays silent on look-alike objects, repeated text, flat and tiny figures."""
+instance; stays silent on look-alike objects, repeated text (also text repeated with its
+grainy background), flat and tiny figures."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from forgeseg.dense import DenseConfig, detect
+from forgeseg.dense import DenseConfig, detect, stroke_width
 from forgeseg.errors import ParamsError
 from forgeseg.keypoints import KeypointResult
 
@@ -84,6 +85,34 @@ def test_silent_on_repeated_text() -> None:
             org = (10 + 75 * col, 35 + 45 * row)
             cv2.putText(img, label, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
     assert detect(img).instances.shape == (0, H, W)
+
+
+def _repeated_label() -> np.ndarray:
+    """Grey figure (H, W) uint8: one label image ("AKT" on grainy grey) placed twice with
+    identical pixels on a shaded page, as a figure tool repeats a row label."""
+    rng = np.random.default_rng(3)
+    img = np.repeat(np.linspace(170, 230, W)[None, :], H, axis=0).astype(np.uint8)
+    label = np.clip(200 + 6 * rng.normal(0, 1, (30, 70)), 0, 255).astype(np.uint8)
+    cv2.putText(label, "AKT", (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 40, 2, cv2.LINE_AA)
+    img[20:50, 10:80] = label
+    img[130:160, 10:80] = label
+    return img
+
+
+def test_silent_on_a_label_repeated_with_its_grainy_background() -> None:
+    # Grain and all, the two labels are identical pixels: only their thin strokes say text.
+    img = _repeated_label()
+    assert detect(img).instances.shape == (0, H, W)
+    assert detect(img, DenseConfig(min_stroke=0.0)).instances.shape[0] == 1
+
+
+def test_stroke_width_tells_text_from_blobs() -> None:
+    img = _repeated_label()
+    label = np.zeros((H, W), bool)
+    label[20:50, 10:80] = True
+    assert stroke_width(img, label) < DenseConfig().min_stroke
+    band, truth = _forge("translate")
+    assert stroke_width(band[:, :, 0], truth) > DenseConfig().min_stroke + 1
 
 
 @pytest.mark.parametrize("shape", [(H, W, 3), (5, 7, 3), (12, 400, 3), (H, W)])

@@ -26,7 +26,9 @@ to :mod:`forgeseg.keypoints`.
    grain between edges (``min_hp_zncc``, on the calmer ``grain_quantile`` of the pixels, and
    only where there is grain at all: ``min_grain``), which an independently rendered
    look-alike does not share; regions made of flat or saturated pixels (text, tick labels,
-   bars: legitimately identical pixels) are rejected (``max_flat``).
+   bars: legitimately identical pixels) are rejected (``max_flat``), and so are regions
+   whose ink is thin strokes (``min_stroke``: text in any colour on any background, ladder
+   rungs, plot lines).
 6. The copy is the blocks' footprint grown over pixels that agree with the mapped source; its
    preimage is the source; their union is one instance, and instances that overlap (one
    object pasted several times) are merged.
@@ -101,6 +103,7 @@ class DenseConfig:
     grain_quantile: float = 0.5  # the fine texture is compared on pixels this calm (gradient)
     min_grain: float = 2.0  # fine-texture std (grey levels) needed to compare at all
     max_flat: float = 0.2  # largest share of flat or saturated pixels (text, bars)
+    min_stroke: float = 1.5  # median half-width (px) of a region's ink, at least: not text
     local_window: int = 5  # window of the local agreement map (full resolution)
     local_zncc: float = 0.6  # local correlation a grown pixel needs
     max_abs_diff: float = 4.0  # ... or an absolute grey difference at most this
@@ -145,6 +148,7 @@ class DenseConfig:
             "hp_sigma",
             "min_grain",
             "max_abs_diff",
+            "min_stroke",
         )
         for name in nonneg:
             v = getattr(self, name)
@@ -448,6 +452,29 @@ def _graphic_share(vals: np.ndarray) -> float:
     return float((hist[mode] + sat) / vals.size)
 
 
+def stroke_width(gray: np.ndarray, region: np.ndarray) -> float:
+    """Median half-width in px of the ink of ``region`` (bool (H, W)) in ``gray`` (uint8
+    (H, W)): the Otsu class that covers less of the region, measured by its distance to the
+    other class.
+
+    Text, ladder rungs and plot lines are strokes 1-3 px wide (half-width about 1), whatever
+    their colour and whatever noise lies under them; bands, cells and tissue are blobs. The
+    graphic share (:func:`_graphic_share`) misses text on a noisy background, this does not.
+    """
+    if region.sum() < 16:
+        return 0.0
+    y0, x0, y1, x1 = _bbox(region, 1)
+    g, m = gray[y0:y1, x0:x1], region[y0:y1, x0:x1]
+    vals = g[m].reshape(-1, 1)
+    t, _ = cv2.threshold(vals, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = g <= t
+    ink = (dark if dark[m].mean() <= 0.5 else ~dark) & m
+    if not ink.any():
+        return 0.0
+    dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return float(np.median(dist[ink]))
+
+
 def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     H, W = mask.shape
@@ -528,6 +555,8 @@ def _verify(
         return None
     dst_mask, src_mask = mask
     if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
+        return None
+    if stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke:
         return None
     half = (cfg.block - 1) / 2
     sp = ((corners[cand.src] + half + 0.5) / s - 0.5).astype(np.float32)
