@@ -86,7 +86,7 @@ def test_transform_maps_source_to_copy_in_full_resolution() -> None:
     # mask must still be in the figure's own pixels.
     image, _src, dst = _forge("scale1.25")
     big = cv2.resize(image, (W * 2, H * 2), interpolation=cv2.INTER_NEAREST)
-    res = detect(big, KeypointConfig(max_side=W))
+    res = detect(big, KeypointConfig(max_side=W, min_side=min(W, 256)))
     assert res.instances.shape == (1, 2 * H, 2 * W)
     assert res.scale == pytest.approx(0.5)
     t = res.transforms[0][0]

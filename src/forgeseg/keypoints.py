@@ -62,7 +62,7 @@ class KeypointConfig:
     """Settings of :func:`detect`. Distances are in pixels of the working copy."""
 
     max_side: int = 1280  # long side of the working copy (larger figures are downscaled)
-    min_side: int = 256  # figures whose long side is smaller are upscaled to this
+    min_side: int = 512  # figures whose long side is smaller are upscaled to this
     n_features: int = 5000  # SIFT keypoint cap
     contrast_threshold: float = 0.015  # low: blots and gels have faint, low-texture bands
     edge_threshold: float = 10.0
