@@ -42,9 +42,9 @@ ROWS = [  # (row name, detector method, network, matchers)
     ("keypoints: SIFT + RANSAC", "keypoints", None, "sift"),
     ("dense block matching", "keypoints", None, "dense"),
     ("SIFT + dense", "keypoints", None, "both"),
-    ("hybrid: self-corr U-Net + SIFT (pipeline default)", "hybrid", "selfcorr", "sift"),
+    ("hybrid: self-corr U-Net + SIFT", "hybrid", "selfcorr", "sift"),
     ("hybrid: plain U-Net + SIFT + dense", "hybrid", "unet", "both"),
-    ("hybrid: self-corr U-Net + SIFT + dense", "hybrid", "selfcorr", "both"),
+    ("hybrid: self-corr U-Net + SIFT + dense (pipeline default)", "hybrid", "selfcorr", "both"),
 ]
 COMBOS = sorted({(net, m) for _, _, net, m in ROWS}, key=str)
 
