@@ -1,6 +1,6 @@
 """dense.detect: finds small translated, mirrored and turned copies as one source+copy
-instance; stays silent on look-alike objects, repeated text (also text repeated with its
-grainy background), flat and tiny figures."""
+instance; stays silent on look-alike objects (the same shape under another grain), regular
+patterns, repeated text, flat and tiny figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from forgeseg.dense import DenseConfig, detect, stroke_width
+from forgeseg.dense import DenseConfig, _candidates, detect, grain_sigma, stroke_width
 from forgeseg.errors import ParamsError
 from forgeseg.keypoints import KeypointResult
 
@@ -99,11 +99,103 @@ def _repeated_label() -> np.ndarray:
     return img
 
 
-def test_silent_on_a_label_repeated_with_its_grainy_background() -> None:
-    # Grain and all, the two labels are identical pixels: only their thin strokes say text.
+def test_a_label_pasted_twice_with_its_grain_is_reported_as_duplicated() -> None:
+    # Grain and all, the two label images are identical pixels: that is a duplication,
+    # whatever it shows. Typeset labels (next test) carry no shared grain and stay silent.
     img = _repeated_label()
+    res = detect(img)
+    assert res.instances.shape[0] == 1
+    assert res.transforms[0][0].residual < 0.2
+
+
+def test_silent_on_a_label_typeset_twice_on_a_grainy_page() -> None:
+    rng = np.random.default_rng(4)
+    img = np.clip(200 + 6 * rng.normal(0, 1, (H, W)), 0, 255).astype(np.uint8)
+    for y in (45, 155):
+        cv2.putText(img, "AKT", (14, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 40, 2, cv2.LINE_AA)
     assert detect(img).instances.shape == (0, H, W)
-    assert detect(img, DenseConfig(min_stroke=0.0)).instances.shape[0] == 1
+
+
+def _twins(copied: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Grey figure (H, W) uint8 with two bands of exactly the same smooth shape, each under
+    its own pixel grain; with ``copied`` the second is the first pasted, grain and all.
+    Returns (figure, truth source|copy (H, W) bool)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:40, :60].astype(np.float32)
+    texture = cv2.GaussianBlur(rng.normal(0, 1, (40, 60)).astype(np.float32), (0, 0), 2.0)
+    band = np.exp(-(((yy - 20) / 7) ** 2 + ((xx - 30) / 16) ** 2) / 2) * (1 + 1.5 * texture)
+    page = np.full((H, W), 215, np.float32)
+    page[80:120, 60:120] -= 110 * band
+    page[80:120, 200:260] -= 110 * band
+    img = np.clip(page + 3 * rng.normal(0, 1, (H, W)), 0, 255).astype(np.uint8)
+    truth = np.zeros((H, W), bool)
+    if copied:
+        img[80:120, 200:260] = img[80:120, 60:120]
+        truth[80:120, 60:120] = truth[80:120, 200:260] = True
+    return img, truth
+
+
+def test_tells_a_copy_from_a_lookalike_by_its_grain() -> None:
+    # The shapes match to the last grey level of their smooth part; only a copy shares the
+    # grain, and the fine residual of copy minus source is what says so.
+    lookalike, _ = _twins(copied=False)
+    assert detect(lookalike).instances.shape == (0, H, W)
+    forged, truth = _twins(copied=True)
+    res = detect(forged)
+    assert res.instances.shape == (1, H, W)
+    mask = res.instances[0]
+    assert (mask & truth).sum() / (mask | truth).sum() > 0.5
+    assert res.transforms[0][0].residual < 0.2
+    loose = DenseConfig(max_residual=10.0, min_hp_zncc=-1.0)
+    assert detect(lookalike, loose).instances.shape[0] == 1  # what the residual test stops
+
+
+def test_silent_on_a_regular_pattern_repeated_pixel_for_pixel() -> None:
+    # Wells or ladder rungs stamped at a fixed pitch, grain included: every multiple of the
+    # pitch matches, which a copy-move does not.
+    rng = np.random.default_rng(6)
+    tile = np.clip(190 + 5 * rng.normal(0, 1, (40, 32)), 0, 255).astype(np.uint8)
+    cv2.rectangle(tile, (6, 12), (25, 27), 60, 2)
+    img = np.full((H, W), 200, np.uint8)
+    img[80:120, : 32 * 10] = np.tile(tile, (1, 10))
+    assert detect(img).instances.shape == (0, H, W)
+
+
+def test_finds_a_copy_at_an_odd_shift() -> None:
+    # Blocks are queried on a 2-px grid but indexed at every pixel, so a copy one pixel off
+    # the grid still meets an exact twin.
+    img = _blot(0)
+    out = img.copy()
+    out[127:155, 203:239] = img[36:64, 82:118]
+    truth = np.zeros((H, W), bool)
+    truth[36:64, 82:118] = truth[127:155, 203:239] = True
+    res = detect(out)
+    assert res.instances.shape == (1, H, W)
+    mask = res.instances[0]
+    assert (mask & truth).sum() / (mask | truth).sum() > 0.5
+
+
+def test_grain_sigma_measures_pixel_noise() -> None:
+    rng = np.random.default_rng(7)
+    ramp = np.repeat(np.linspace(60, 190, W, dtype=np.float32)[None, :], H, axis=0)
+    for sigma in (1.0, 3.0, 6.0):
+        noisy = ramp + sigma * rng.normal(0, 1, (H, W)).astype(np.float32)
+        assert grain_sigma(noisy, 1.5) == pytest.approx(sigma, rel=0.15)
+    assert grain_sigma(np.full((H, W), 255.0, np.float32), 1.5) == 0.0
+
+
+def test_votes_split_across_a_bin_border_make_one_candidate() -> None:
+    # 25 connected source blocks whose twins sit 2.9 or 3.1 px away: with 3-px bins the
+    # votes fall into two neighbouring bins, neither reaching min_blocks on its own.
+    cfg = DenseConfig(min_blocks=16)
+    grid = np.array([(x, y) for y in range(0, 10, 2) for x in range(0, 10, 2)], np.int64)
+    n = len(grid)
+    corners = np.concatenate([grid, grid + np.array([40, 30]), grid + np.array([41, 30])])
+    src = np.arange(n)
+    dst = np.where(np.arange(n) % 2 == 0, n + np.arange(n), 2 * n + np.arange(n))
+    cands = _candidates(corners, src, dst, np.zeros(n, np.int64), (80, 80), cfg)
+    assert len(cands) == 1
+    assert len(cands[0].src) == n
 
 
 def test_stroke_width_tells_text_from_blobs() -> None:
@@ -144,3 +236,13 @@ def test_config_from_dict_checks_keys_and_values() -> None:
         DenseConfig.from_dict({"min_zncc": 2.0})
     with pytest.raises(ParamsError, match="flips"):
         DenseConfig.from_dict({"flips": "yes"})
+
+
+def test_config_checks_the_new_settings() -> None:
+    assert DenseConfig.from_dict({"max_residual": 1}).max_residual == 1.0
+    with pytest.raises(ParamsError, match="max_residual"):
+        DenseConfig.from_dict({"max_residual": -0.5})
+    with pytest.raises(ParamsError, match="dense_index"):
+        DenseConfig.from_dict({"dense_index": "yes"})
+    with pytest.raises(ParamsError, match="core_erode"):
+        DenseConfig.from_dict({"core_erode": 1.5})

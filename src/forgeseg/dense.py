@@ -8,30 +8,42 @@ of the 8 flips / quarter turns (the dihedral group). Small rotations and rescali
 to :mod:`forgeseg.keypoints`.
 
 1. A grey working copy whose long side is at most ``max_side``.
-2. Overlapping ``block`` x ``block`` blocks every ``stride`` px, each described by the means
-   of its 4x4 grid of cells, centred and scaled to unit norm: invariant to brightness and
-   contrast, robust to JPEG, noise and slight blur, and the flips / quarter turns of a block
-   are exact permutations of its 16 numbers. Flat blocks (grey-level std below
-   ``min_block_std``) carry no evidence and are skipped.
+2. Overlapping ``block`` x ``block`` blocks every ``stride`` px (the queries), each
+   described by the means of its 4x4 grid of cells, centred and scaled to unit norm:
+   invariant to brightness and contrast, robust to JPEG, noise and slight blur, and the
+   flips / quarter turns of a block are exact permutations of its 16 numbers. Flat blocks
+   (grey-level std below ``min_block_std``) carry no evidence and are skipped. Twins are
+   searched among the blocks at every pixel (``dense_index``), so a copy pasted at an odd
+   offset still has an exactly aligned twin.
 3. Each block is stored in a canonical pose (the flip / quarter turn scoring highest along a
    fixed direction), so one k-d tree query finds its twins under all 8 poses; twins closer
    than ``min_distance`` are the same structure seen twice.
 4. Every match votes for one transform x -> D x + t (D dihedral, t the shift). A copy-move
    makes many blocks vote for the same transform; look-alike bands and cells vote for
-   scattered ones. Votes within ``shift_tolerance`` of a peak are gathered and their source
-   blocks must form a connected region of at least ``min_blocks`` blocks that does not
-   overlap its own copy (a mirror-symmetric object matches itself under a flip).
-5. Each transform is refined and checked on the full-resolution pixels: the source region
+   scattered ones. A vote counts for its bin and the neighbouring bins, so a copy whose
+   shift sits on a bin border is not split in two. Votes within ``shift_tolerance`` of a
+   peak are gathered and their source blocks must form a connected region of at least
+   ``min_blocks`` blocks that does not overlap its own copy (a mirror-symmetric object
+   matches itself under a flip).
+5. Each transform is refined and checked on the full-resolution pixels, on the block
+   footprint shrunk by ``core_erode`` (blocks overshoot a copy's edge): the source region
    mapped by it must correlate with the copy (ZNCC >= ``min_zncc``), and so must their fine
    grain between edges (``min_hp_zncc``, on the calmer ``grain_quantile`` of the pixels, and
-   only where there is grain at all: ``min_grain``), which an independently rendered
-   look-alike does not share; regions made of flat or saturated pixels (text, tick labels,
-   bars: legitimately identical pixels) are rejected (``max_flat``), and so are regions
-   whose ink is thin strokes (``min_stroke``: text in any colour on any background, ladder
-   rungs, plot lines).
-6. The copy is the blocks' footprint grown over pixels that agree with the mapped source; its
-   preimage is the source; their union is one instance, and instances that overlap (one
-   object pasted several times) are merged.
+   only where there is grain at all: ``min_grain``); a translation that also matches at
+   twice, minus or half its shift is a regular pattern (ladder rungs, wells), not a copy;
+   regions made of flat or saturated pixels (text, tick labels, bars: legitimately
+   identical pixels) are rejected (``max_flat``).
+6. The copy is the blocks' footprint grown over pixels that agree with the mapped source
+   (never by a difference two independent grains would make); its preimage is the source.
+7. The decisive test against look-alikes: the fine residual of copy minus mapped source,
+   over what two independent grains of the figure leave (``max_residual``). A copy carries
+   its source's grain (residual near 0, or the noise added after the forgery); bands,
+   cells and glyphs drawn one by one do not (residual about 1), however alike their
+   outlines. In a figure with grain, a region where that cannot be measured is rejected;
+   in a figure without grain (clean graphics) the stroke test stands in for it: regions
+   whose ink is thin strokes (``min_stroke``: text, ladder rungs, plot lines) are rejected.
+8. Source and copy are one instance, and instances that overlap (one object pasted several
+   times) are merged.
 
 The result is a :class:`forgeseg.keypoints.KeypointResult`, so both detectors are
 interchangeable downstream. The detector stays silent unless the evidence is strong: any mask
@@ -40,6 +52,7 @@ on an authentic figure scores 0.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -92,11 +105,14 @@ class DenseConfig:
     knn: int = 6  # neighbours fetched per block and dihedral variant
     max_feature_dist: float = 0.25  # descriptor distance of a twin (unit-norm, sqrt(2-2r))
     flips: bool = True  # also match the 7 flipped / turned variants
+    dense_index: bool = True  # twins are searched among blocks at every pixel, not the grid
     min_distance: float = 10.0  # twins closer than this are the same structure
     shift_tolerance: float = 1.5  # votes this close to a peak's shift join it
     min_blocks: int = 16  # connected source blocks a transform needs
     max_candidates: int = 12  # transforms verified per figure
     max_self_overlap: float = 0.2  # share of the source region its own copy may cover
+    core_erode: int = 3  # px (full resolution) the block footprint is eroded for the checks
+    max_residual: float = 0.5  # copy-minus-source fine residual over twice the grain, at most
     min_zncc: float = 0.98  # correlation of the source region and its mapped copy
     min_hp_zncc: float = 0.9  # ... of their fine texture (image minus its blur)
     hp_sigma: float = 1.5  # blur removed before the fine-texture correlation
@@ -121,6 +137,7 @@ class DenseConfig:
             "max_candidates": 1,
             "local_window": 3,
             "min_area": 0,
+            "core_erode": 0,
         }
         for name, lo in ints_ge.items():
             v = getattr(self, name)
@@ -128,6 +145,8 @@ class DenseConfig:
                 raise ParamsError(f"dense.{name} must be an integer >= {lo}; got {v!r}")
         if self.block % _GRID:
             raise ParamsError(f"dense.block must be a multiple of {_GRID}; got {self.block}")
+        if not isinstance(self.dense_index, bool):
+            raise ParamsError(f"dense.dense_index must be true or false; got {self.dense_index!r}")
         if not isinstance(self.flips, bool):
             raise ParamsError(f"dense.flips must be true or false; got {self.flips!r}")
         for name in ("max_self_overlap", "max_flat", "merge_overlap", "grain_quantile"):
@@ -149,6 +168,7 @@ class DenseConfig:
             "min_grain",
             "max_abs_diff",
             "min_stroke",
+            "max_residual",
         )
         for name in nonneg:
             v = getattr(self, name)
@@ -184,7 +204,9 @@ def _permutations() -> np.ndarray:
 _PERMS = _permutations()
 
 
-def _blocks(gray: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray, int]:
+def _blocks(
+    gray: np.ndarray, cfg: DenseConfig, stride: int | None = None, max_blocks: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Descriptors of the non-flat blocks of a working copy.
 
     Args:
@@ -205,13 +227,14 @@ def _blocks(gray: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray,
     bm = cv2.blur(gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     bsq = cv2.blur(gray * gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     bstd = np.sqrt(np.maximum(bsq - bm * bm, 0.0))
-    stride = cfg.stride
+    stride = cfg.stride if stride is None else stride
+    cap = cfg.max_blocks if max_blocks is None else max_blocks
     while True:
         ys = np.arange(0, h - b + 1, stride)
         xs = np.arange(0, w - b + 1, stride)
         yy, xx = np.meshgrid(ys, xs, indexing="ij")
         keep = bstd[yy, xx] >= cfg.min_block_std
-        if int(keep.sum()) <= cfg.max_blocks:
+        if int(keep.sum()) <= cap:
             break
         stride += 1  # bounds time and memory on large textured figures
     x0, y0 = xx[keep], yy[keep]
@@ -261,7 +284,7 @@ _RANK = np.sin(np.arange(1, _GRID * _GRID + 1) * 1.7).astype(np.float32)
 
 
 def _matches(
-    corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig
+    corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig, queries: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Twin blocks: (source index (M,), twin index (M,), dihedral index (M,)) int64, where
     the twin's content is the source's under ``DIHEDRAL[g]``.
@@ -269,7 +292,8 @@ def _matches(
     Each block is stored once, in its canonical pose (the variant scoring highest along a
     fixed direction), so one k-d tree query per block finds twins under all 8 poses instead
     of 8 queries. A block whose two best poses score alike could be canonicalised
-    differently in its copy, so it is queried in both.
+    differently in its copy, so it is queried in both. ``queries`` (bool (K,), default all)
+    selects the blocks that look for twins; every block can be found.
     """
     z = np.zeros(0, np.int64)
     if len(desc) < 2:
@@ -282,14 +306,16 @@ def _matches(
         pose = order[:, 0]  # canonical = DIHEDRAL[pose] applied to the block
         canon = variants[np.arange(n), pose]
         second = order[:, 1]
-        alt = variants[np.arange(n), second]
-        query = np.concatenate([canon, alt])
-        qpose = np.concatenate([pose, second])
-        qidx = np.concatenate([np.arange(n), np.arange(n)])
+        q = np.arange(n) if queries is None else np.flatnonzero(queries)
+        alt = variants[q, second[q]]
+        query = np.concatenate([canon[q], alt])
+        qpose = np.concatenate([pose[q], second[q]])
+        qidx = np.concatenate([q, q])
     else:
         pose = np.zeros(n, np.int64)
         canon = desc
-        query, qpose, qidx = desc, pose, np.arange(n)
+        q = np.arange(n) if queries is None else np.flatnonzero(queries)
+        query, qpose, qidx = desc[q], pose[q], q
     tree = cKDTree(canon)
     k = min(cfg.knn + 1, n)
     dist, idx = tree.query(query, k=k, distance_upper_bound=cfg.max_feature_dist)
@@ -335,11 +361,24 @@ def _candidates(
     c_dst = corners[dst] + half
     mats = np.stack(DIHEDRAL).astype(np.float64)
     shifts = c_dst - np.einsum("mij,mj->mi", mats[gs], c_src)
-    # Coarse vote: a copy's shifts scatter by up to the stride around the true one.
+    # Coarse vote: a copy's shifts scatter by up to the stride around the true one, so a
+    # bin's support is its own votes plus its 8 neighbours'. Counting one bin alone split a
+    # copy whose shift sits on a bin border into two halves, each under min_blocks: most
+    # true copies never became candidates.
     q = max(1.0, 2 * cfg.shift_tolerance)
     keys = np.concatenate([gs[:, None], np.floor(shifts / q).astype(np.int64)], axis=1)
-    uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    uniq, inverse, own = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
+    # One integer per (pose, bin x, bin y), so neighbours are found by a sorted search.
+    span = int(np.abs(uniq[:, 1:]).max()) + 2
+    code = (uniq[:, 0] * (2 * span + 1) + uniq[:, 1] + span) * (2 * span + 1) + uniq[:, 2] + span
+    counts = own.copy()
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            if dx or dy:
+                other = code + dx * (2 * span + 1) + dy
+                pos = np.minimum(np.searchsorted(code, other), len(code) - 1)
+                counts += np.where(code[pos] == other, own[pos], 0)
     order = np.argsort(-counts, kind="stable")
     taken = np.zeros(len(src), bool)
     out: list[_Candidate] = []
@@ -348,7 +387,7 @@ def _candidates(
         if counts[u] < cfg.min_blocks or len(out) >= cfg.max_candidates:
             break
         members = np.flatnonzero((inverse == u) & ~taken)
-        if len(members) < cfg.min_blocks:
+        if len(members) == 0:
             continue
         g = int(uniq[u, 0])
         peak = np.median(shifts[members], axis=0)
@@ -475,6 +514,70 @@ def stroke_width(gray: np.ndarray, region: np.ndarray) -> float:
     return float(np.median(dist[ink]))
 
 
+@functools.lru_cache(maxsize=8)
+def _hp_gain(sigma: float) -> float:
+    """Standard deviation that ``x - blur(x, sigma)`` keeps of unit white noise."""
+    noise = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    hp = noise - cv2.GaussianBlur(noise, (0, 0), sigma)
+    return float(hp[16:-16, 16:-16].std())
+
+
+def _mad(vals: np.ndarray) -> float:
+    """Robust standard deviation (scaled median absolute deviation) of a 1-D array."""
+    return float(np.median(np.abs(vals - np.median(vals)))) * 1.4826 if vals.size else 0.0
+
+
+def _periodic(
+    grayf: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    vals: np.ndarray,
+    shift: np.ndarray,
+    min_zncc: float,
+) -> bool:
+    """Whether a translated region (pixels ``ys``, ``xs`` with values ``vals``) also
+    matches at another multiple of the ``shift`` (x, y) (twice it, minus it, half of it):
+    the mark of a regular pattern, not of a copy (a forger pasting twice at the same
+    spacing is rare, and half-way between a source and its copy lies unrelated content)."""
+    H, W = grayf.shape
+    for k in (2.0, -1.0, 0.5):
+        mx = np.rint(xs + k * shift[0]).astype(np.int64)
+        my = np.rint(ys + k * shift[1]).astype(np.int64)
+        ok = (mx >= 0) & (mx < W) & (my >= 0) & (my < H)
+        if ok.mean() >= 0.9 and _zncc(vals[ok], grayf[my[ok], mx[ok]]) >= min_zncc:
+            return True
+    return False
+
+
+def grain_sigma(grayf: np.ndarray, hp_sigma: float) -> float:
+    """Per-pixel grain (grey levels, white-noise equivalent) of a float32 (H, W) figure.
+
+    The fine texture ``x - blur(x)`` is measured on the calmest quarter of the pixels
+    (lowest gradient), where edges and shading contribute little; a robust spread (MAD)
+    keeps dust and glyphs from inflating it. 0.0 for a figure without grain (clean
+    graphics), where the residual test cannot be made.
+    """
+    smooth = cv2.GaussianBlur(grayf, (0, 0), hp_sigma)
+    hp = grayf - smooth
+    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    sat = (grayf <= _SATURATED) | (grayf >= 255 - _SATURATED)
+    usable = ~sat
+    if usable.sum() < 256:
+        return 0.0
+    calm = usable & (grad <= np.quantile(grad[usable], 0.25))
+    mad = _mad(hp[calm])
+    return mad / _hp_gain(hp_sigma) if mad > 0.05 else 0.0
+
+
+def _erode(mask: np.ndarray, px: int) -> np.ndarray:
+    """bool (H, W) ``mask`` eroded by ``px`` pixels; the mask itself when that empties it."""
+    if px <= 0:
+        return mask
+    kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
+    out = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+    return out if out.sum() >= 16 else mask
+
+
 def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     H, W = mask.shape
@@ -493,6 +596,7 @@ def _verify(
     grayf: np.ndarray,
     s: float,
     cfg: DenseConfig,
+    grain: float = 0.0,
 ) -> tuple[np.ndarray, Transform] | None:
     """Refine and check one candidate on the full-resolution pixels; the source+copy mask
     bool (H, W) and its Transform, or None when the pixels do not confirm a copy.
@@ -506,8 +610,12 @@ def _verify(
     # The working-scale shift is known to about a working pixel: search the full-scale one.
     r = int(np.ceil(1.0 / s))
     d = DIHEDRAL[cand.g].astype(np.float64)
-    src_vals = grayf[src_fp]
-    ys, xs = np.nonzero(src_fp)
+    # Blocks match while only mostly inside a copy, so their union overshoots the copied
+    # region by up to a few pixels; those border pixels are not copies and would pull an
+    # exact copy's correlation under min_zncc. The checks run on the eroded core.
+    core = _erode(src_fp, cfg.core_erode)
+    src_vals = grayf[core]
+    ys, xs = np.nonzero(core)
     pts = np.stack([xs, ys]).astype(np.float64)
     best, best_z = None, -2.0
     for dy in range(-r, r + 1):
@@ -522,11 +630,15 @@ def _verify(
                 best, best_z = np.rint(t), z
     if best is None or best_z < cfg.min_zncc:
         return None
+    if cand.g == 0 and _periodic(grayf, ys, xs, src_vals, best, cfg.min_zncc):
+        return None  # ladder rungs, wells, ticks: they repeat at every multiple of the shift
     matrix = np.hstack([d, best[:, None]])
     warped, valid = _warp(grayf, matrix)
     dst_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), matrix)
     if (dst_fp & src_fp).sum() > cfg.max_self_overlap * src_fp.sum():
         return None  # a symmetric object matched with itself
+    dst_core = cv2.warpAffine(core.astype(np.uint8), matrix, (W, H), flags=cv2.INTER_NEAREST)
+    dst_core = dst_core.astype(bool)
     # Fine texture over the copy's footprint.
     pad = int(np.ceil(3 * cfg.hp_sigma)) + 1
     cy0, cx0, cy1, cx1 = _bbox(dst_fp, pad)
@@ -534,7 +646,7 @@ def _verify(
     wroi = np.where(valid[cy0:cy1, cx0:cx1], warped[cy0:cy1, cx0:cx1], roi)
     hp_a = roi - cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
     hp_b = wroi - cv2.GaussianBlur(wroi, (0, 0), cfg.hp_sigma)
-    check = dst_fp[cy0:cy1, cx0:cx1] & valid[cy0:cy1, cx0:cx1]
+    check = dst_core[cy0:cy1, cx0:cx1] & valid[cy0:cy1, cx0:cx1]
     # Only the grain between edges: band and marker outlines are alike in look-alikes and
     # would dominate the correlation; the grain is what only a copy shares with its source.
     smooth = cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
@@ -550,13 +662,21 @@ def _verify(
     graphic = max(_graphic_share(gray_full[dst_fp]), _graphic_share(gray_full[src_fp]))
     if graphic > cfg.max_flat:
         return None
-    mask = _localise(grayf, warped, valid, dst_fp, matrix, cfg)
+    mask = _localise(grayf, warped, valid, dst_fp, matrix, cfg, grain)
     if mask is None:
         return None
     dst_mask, src_mask = mask
     if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
         return None
-    if stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke:
+    residual = _residual(grayf, warped, valid, dst_mask, grain, cfg)
+    if residual > cfg.max_residual or (grain > 0 and not np.isfinite(residual)):
+        # In a figure with grain, a copy that shows none of it shared is not proven.
+        return None
+    # Text and ladder rungs are thin strokes; where the residual test was made they are
+    # already out (glyphs drawn one by one do not share grain), and a stroke test there
+    # would also drop copies of fine structure (cell outlines, speckle). Figures without
+    # grain (clean graphics) keep it.
+    if not np.isfinite(residual) and stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke:
         return None
     half = (cfg.block - 1) / 2
     sp = ((corners[cand.src] + half + 0.5) / s - 0.5).astype(np.float32)
@@ -567,10 +687,59 @@ def _verify(
         hp_zncc=hp_zncc,
         graphic=graphic,
         flipped=bool(np.linalg.det(d) < 0),
+        residual=residual,
         src_points=sp,
         dst_points=(sp @ d.T.astype(np.float32) + matrix[:, 2].astype(np.float32)),
     )
     return dst_mask | src_mask, tr
+
+
+def _residual(
+    grayf: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    dst_mask: np.ndarray,
+    grain: float,
+    cfg: DenseConfig,
+) -> float:
+    """Fine residual of a copy minus its mapped source, over what two independent grains
+    would leave: about 0 for a copy (or the noise added after it), about 1 or more for a
+    look-alike; NaN where the region carries no grain to compare.
+
+    Look-alikes drawn one by one (bands of a loading control, ladder rungs, cells) share
+    their outline, which leaks into any fine-texture correlation; what they do not share is
+    the per-pixel grain, and copy minus source keeps only what differs. It is measured on
+    the localised copy (``dst_mask``, bool (H, W)) shrunk by the blur's reach, so pixels
+    around the copy do not dilute it, on its calmer pixels, and only where the neighbourhood
+    shows grain: ink drawn over the grain (glyphs, rules) is flat, and identical glyphs
+    would otherwise read as a copy.
+    """
+    if grain <= 0 or not dst_mask.any():
+        return float("nan")
+    reach = int(np.ceil(2 * cfg.hp_sigma))
+    pad = int(np.ceil(3 * cfg.hp_sigma)) + 1
+    y0, x0, y1, x1 = _bbox(dst_mask, pad)
+    roi = grayf[y0:y1, x0:x1]
+    ok = valid[y0:y1, x0:x1]
+    wroi = np.where(ok, warped[y0:y1, x0:x1], roi)
+    hp_a = roi - cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
+    hp_b = wroi - cv2.GaussianBlur(wroi, (0, 0), cfg.hp_sigma)
+    core = _erode(dst_mask[y0:y1, x0:x1], reach) & ok
+    if core.sum() < 16:
+        return float("nan")
+    smooth = cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
+    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    calm = core & (grad <= np.quantile(grad[core], cfg.grain_quantile))
+    gain = _hp_gain(cfg.hp_sigma)
+    local = np.sqrt(np.maximum(cv2.blur(hp_a * hp_a, (3, 3)) - cv2.blur(hp_a, (3, 3)) ** 2, 0))
+    # A fine texture larger than grain makes (3 sigma) is an outline leaking through.
+    bound = 3.0 * grain * gain
+    grained = calm & (local >= 0.5 * grain * gain)
+    grained &= (np.abs(hp_a) <= bound) & (np.abs(hp_b) <= bound)
+    if grained.sum() < 16 or _mad(hp_a[grained]) / gain < 0.5 * grain:
+        return float("nan")
+    diff = hp_a[grained] - hp_b[grained]
+    return float(diff.std()) / (np.sqrt(2.0) * grain * gain)
 
 
 def _localise(
@@ -580,9 +749,15 @@ def _localise(
     dst_fp: np.ndarray,
     matrix: np.ndarray,
     cfg: DenseConfig,
+    grain: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(copy mask, source mask) bool (H, W): the copy's block footprint grown over nearby
-    pixels that agree with the mapped source, and its preimage."""
+    pixels that agree with the mapped source, and its preimage.
+
+    Pixels agree by local correlation, or by a small absolute difference; that difference
+    stays below what two independent grains (``grain``, grey levels) make, or the copy
+    would grow over the plain background around it.
+    """
     H, W = grayf.shape
     win = cfg.local_window
     margin = win + 2
@@ -595,7 +770,8 @@ def _localise(
     vb = np.maximum(cv2.blur(b * b, k) - mb * mb, 0.0)
     corr = (cv2.blur(a * b, k) - ma * mb) / np.sqrt(va * vb + 1e-6)
     diff = cv2.blur(np.abs(a - b), k)
-    agree = ((corr >= cfg.local_zncc) | (diff <= cfg.max_abs_diff)) & valid[y0:y1, x0:x1]
+    max_diff = min(cfg.max_abs_diff, 0.8 * grain) if grain > 0 else cfg.max_abs_diff
+    agree = ((corr >= cfg.local_zncc) | (diff <= max_diff)) & valid[y0:y1, x0:x1]
     fp = dst_fp[y0:y1, x0:x1]
     # Grow the footprint by the margin only where the pixels agree; the opening drops
     # isolated agreeing pixels of the background.
@@ -647,17 +823,27 @@ def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
     else:
         gray = gray_full
     grayw = gray.astype(np.float32)
-    corners, desc, _ = _blocks(grayw, cfg)
+    corners, desc, stride = _blocks(grayw, cfg)
+    queries = None
+    if cfg.dense_index and stride > 1:
+        # Blocks on a grid meet a copy's blocks only when the shift is a multiple of the
+        # stride; otherwise the twin is a pixel or more off and its descriptor differs.
+        # Indexing every block (queries stay on the grid) gives each copy an exact twin.
+        fine = _blocks(grayw, cfg, stride=1, max_blocks=cfg.max_blocks * stride * stride)
+        if fine[2] == 1:
+            corners, desc = fine[0], fine[1]
+            queries = (corners[:, 0] % stride == 0) & (corners[:, 1] % stride == 0)
     empty.n_keypoints, empty.scale = len(corners), s
-    src, dst, gs = _matches(corners, desc, cfg)
+    src, dst, gs = _matches(corners, desc, cfg, queries)
     empty.n_matches = len(src)
     cands = _candidates(corners, src, dst, gs, gray.shape, cfg)
     if not cands:
         return empty
     grayf = gray_full.astype(np.float32)
+    grain = grain_sigma(grayf, cfg.hp_sigma)
     found: list[tuple[np.ndarray, Transform]] = []
     for cand in cands:
-        res = _verify(cand, corners, gray_full, grayf, s, cfg)
+        res = _verify(cand, corners, gray_full, grayf, s, cfg, grain)
         if res is not None:
             found.append(res)
     if not found:

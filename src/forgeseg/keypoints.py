@@ -171,6 +171,10 @@ class Transform:
     flipped: bool
     src_points: np.ndarray  # (K, 2) float32 inlier source points, full resolution
     dst_points: np.ndarray  # (K, 2) float32 inlier copy points, full resolution
+    # Fine residual of copy minus mapped source over twice the figure's own grain: near 0
+    # for a copy (it carries its source's grain), about 1 for an independent look-alike.
+    # NaN where it was not measured (SIFT, or a figure without grain).
+    residual: float = float("nan")
 
 
 @dataclass
