@@ -246,3 +246,17 @@ def test_config_checks_the_new_settings() -> None:
         DenseConfig.from_dict({"dense_index": "yes"})
     with pytest.raises(ParamsError, match="core_erode"):
         DenseConfig.from_dict({"core_erode": 1.5})
+
+
+def test_trace_names_the_check_that_stopped_each_candidate() -> None:
+    lookalike, _ = _twins(copied=False)
+    trace: list = []
+    detect(lookalike, DenseConfig(min_hp_zncc=-1.0), trace=trace)
+    assert trace and {v.outcome for v in trace} == {"max_residual"}
+    forged, truth = _twins(copied=True)
+    trace = []
+    res = detect(forged, trace=trace)
+    found = [v for v in trace if v.outcome == "found"]
+    assert found and len(trace) >= res.instances.shape[0]
+    assert all(v.footprint.shape == (H, W) and v.blocks >= 16 for v in trace)
+    assert (found[0].footprint & truth).sum() > 0.5 * found[0].footprint.sum()

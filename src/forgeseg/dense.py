@@ -67,7 +67,7 @@ from forgeseg.imageio import to_gray
 from forgeseg.instances import fill_holes
 from forgeseg.keypoints import KeypointResult, Transform, assemble_result
 
-__all__ = ["DIHEDRAL", "DenseConfig", "detect"]
+__all__ = ["DIHEDRAL", "DenseConfig", "Verdict", "detect", "grain_sigma", "stroke_width"]
 
 # The 8 flips / quarter turns as 2x2 integer matrices acting on (x, y) column vectors:
 # identity, mirror left-right, mirror up-down, half turn, transpose, anti-transpose, and the
@@ -597,9 +597,11 @@ def _verify(
     s: float,
     cfg: DenseConfig,
     grain: float = 0.0,
-) -> tuple[np.ndarray, Transform] | None:
+) -> tuple[np.ndarray, Transform] | str:
     """Refine and check one candidate on the full-resolution pixels; the source+copy mask
-    bool (H, W) and its Transform, or None when the pixels do not confirm a copy.
+    bool (H, W) and its Transform, or the name of the setting whose check it failed
+    (``"min_zncc"``, ``"periodic"``, ``"max_residual"``...) when the pixels do not confirm
+    a copy.
 
     Args:
         gray_full: uint8 (H, W) figure; grayf: the same as float32.
@@ -629,14 +631,14 @@ def _verify(
             if z > best_z:
                 best, best_z = np.rint(t), z
     if best is None or best_z < cfg.min_zncc:
-        return None
+        return "min_zncc"
     if cand.g == 0 and _periodic(grayf, ys, xs, src_vals, best, cfg.min_zncc):
-        return None  # ladder rungs, wells, ticks: they repeat at every multiple of the shift
+        return "periodic"  # ladder rungs, wells, ticks: they repeat at every multiple of the shift
     matrix = np.hstack([d, best[:, None]])
     warped, valid = _warp(grayf, matrix)
     dst_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), matrix)
     if (dst_fp & src_fp).sum() > cfg.max_self_overlap * src_fp.sum():
-        return None  # a symmetric object matched with itself
+        return "self_overlap"  # a symmetric object matched with itself
     dst_core = cv2.warpAffine(core.astype(np.uint8), matrix, (W, H), flags=cv2.INTER_NEAREST)
     dst_core = dst_core.astype(bool)
     # Fine texture over the copy's footprint.
@@ -652,32 +654,32 @@ def _verify(
     smooth = cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
     grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
     if check.sum() < 16:
-        return None
+        return "min_grain"
     calm = check & (grad <= np.quantile(grad[check], cfg.grain_quantile))
     if calm.sum() < 16 or float(hp_a[calm].std()) < cfg.min_grain:
-        return None  # no grain to compare: identical flat pixels prove nothing
+        return "min_grain"  # no grain to compare: identical flat pixels prove nothing
     hp_zncc = _zncc(hp_a[calm], hp_b[calm])
     if hp_zncc < cfg.min_hp_zncc:
-        return None
+        return "min_hp_zncc"
     graphic = max(_graphic_share(gray_full[dst_fp]), _graphic_share(gray_full[src_fp]))
     if graphic > cfg.max_flat:
-        return None
+        return "max_flat"
     mask = _localise(grayf, warped, valid, dst_fp, matrix, cfg, grain)
     if mask is None:
-        return None
+        return "localise"
     dst_mask, src_mask = mask
     if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
-        return None
+        return "self_overlap"
     residual = _residual(grayf, warped, valid, dst_mask, grain, cfg)
     if residual > cfg.max_residual or (grain > 0 and not np.isfinite(residual)):
         # In a figure with grain, a copy that shows none of it shared is not proven.
-        return None
+        return "max_residual"
     # Text and ladder rungs are thin strokes; where the residual test was made they are
     # already out (glyphs drawn one by one do not share grain), and a stroke test there
     # would also drop copies of fine structure (cell outlines, speckle). Figures without
     # grain (clean graphics) keep it.
     if not np.isfinite(residual) and stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke:
-        return None
+        return "min_stroke"
     half = (cfg.block - 1) / 2
     sp = ((corners[cand.src] + half + 0.5) / s - 0.5).astype(np.float32)
     tr = Transform(
@@ -793,12 +795,45 @@ def _localise(
     return dst_mask, src_mask
 
 
-def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
+@dataclass
+class Verdict:
+    """What became of one candidate transform (for diagnostics: ``detect(..., trace=[])``).
+
+    ``g``: dihedral index; ``shift``: (2,) working-scale shift; ``blocks``: its source
+    blocks; ``footprint``: bool (H, W) full-resolution union of its source blocks;
+    ``outcome``: ``"found"`` or the name of the setting whose check rejected it.
+    """
+
+    g: int
+    shift: np.ndarray
+    blocks: int
+    footprint: np.ndarray
+    outcome: str
+
+
+def _trace_entry(
+    cand: _Candidate,
+    corners: np.ndarray,
+    s: float,
+    shape: tuple[int, int],
+    cfg: DenseConfig,
+    res: tuple[np.ndarray, Transform] | str,
+) -> Verdict:
+    fp = _footprint(corners[cand.src], cfg.block, s, shape, None)
+    outcome = res if isinstance(res, str) else "found"
+    return Verdict(cand.g, cand.shift.copy(), len(cand.src), fp, outcome)
+
+
+def detect(
+    image: np.ndarray, cfg: DenseConfig | None = None, trace: list[Verdict] | None = None
+) -> KeypointResult:
     """Find copy-moved regions (translated, flipped or turned by quarter turns) in one figure.
 
     Args:
         image: uint8 RGB (H, W, 3) (grey (H, W) and RGBA (H, W, 4) also accepted).
         cfg: settings; defaults when None.
+        trace: a list that receives one :class:`Verdict` per candidate transform checked,
+            in order (diagnostics: which check stops which candidate).
 
     Returns:
         :class:`forgeseg.keypoints.KeypointResult`: ``instances`` bool (N, H, W) at full
@@ -844,7 +879,9 @@ def detect(image: np.ndarray, cfg: DenseConfig | None = None) -> KeypointResult:
     found: list[tuple[np.ndarray, Transform]] = []
     for cand in cands:
         res = _verify(cand, corners, gray_full, grayf, s, cfg, grain)
-        if res is not None:
+        if trace is not None:
+            trace.append(_trace_entry(cand, corners, s, (H, W), cfg, res))
+        if not isinstance(res, str):
             found.append(res)
     if not found:
         return empty
