@@ -132,3 +132,33 @@ def test_tiny_instances_are_dropped_by_the_relative_area_floor():
     assert kept.instances.shape[0] == 1 and kept.instances[0, 60, 60]
     loose = decide(ev, PostprocessConfig("keypoints", min_area=10, min_area_fraction=0.0))
     assert loose.instances.shape[0] == 2
+
+
+def test_ties_go_to_the_setting_that_calls_fewer_figures_forged():
+    # The network fires on f4 at gate 0.4 only, where its mask scores 0: val oF1 is the same
+    # at gates 0.4 and 0.6, and the quieter gate must win (on new figures, such firings
+    # land on authentic figures too).
+    tables = [
+        table("a1", True, net_score=[0.1, 0.1], net_of1=[0, 0]),
+        table("f1", False, net_score=[0.9, 0.9], net_of1=[0.8, 0.8]),
+        table("f4", False, net_score=[0.5, 0.5], net_of1=[0.0, 0.0]),
+    ]
+    cfg, of1, rows = calibrate(
+        tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], kp_inliers=KP, min_area=0
+    )
+    assert of1 == pytest.approx((1 + 0.8 + 0) / 3)
+    assert {r["of1"] for r in rows if r["threshold"] == 0.3} == {of1}
+    assert cfg.gate == 0.6
+
+
+def test_ties_with_as_many_firings_take_the_widest_margin():
+    # Nothing separates gates 0.4 and 0.6 on these figures (f1 passes both, a1 neither):
+    # the higher gate keeps the most margin against figures scored a little higher.
+    tables = [
+        table("a1", True, net_score=[0.1, 0.1], net_of1=[0, 0]),
+        table("f1", False, net_score=[0.9, 0.9], net_of1=[0.8, 0.8]),
+    ]
+    cfg, _, _ = calibrate(
+        tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], kp_inliers=KP, min_area=0
+    )
+    assert cfg.gate == 0.6
