@@ -549,6 +549,15 @@ def _periodic(
     return False
 
 
+def _texture(x: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fine texture ``x - blur(x, sigma)`` of a float32 (h, w) map and the gradient
+    magnitude of ``blur(x, sigma)`` (where the fine texture is an edge leaking through),
+    both float32 (h, w), from one blur."""
+    smooth = cv2.GaussianBlur(x, (0, 0), sigma)
+    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    return x - smooth, grad
+
+
 def grain_sigma(grayf: np.ndarray, hp_sigma: float) -> float:
     """Per-pixel grain (grey levels, white-noise equivalent) of a float32 (H, W) figure.
 
@@ -557,9 +566,7 @@ def grain_sigma(grayf: np.ndarray, hp_sigma: float) -> float:
     keeps dust and glyphs from inflating it. 0.0 for a figure without grain (clean
     graphics), where the residual test cannot be made.
     """
-    smooth = cv2.GaussianBlur(grayf, (0, 0), hp_sigma)
-    hp = grayf - smooth
-    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    hp, grad = _texture(grayf, hp_sigma)
     sat = (grayf <= _SATURATED) | (grayf >= 255 - _SATURATED)
     usable = ~sat
     if usable.sum() < 256:
@@ -646,13 +653,12 @@ def _verify(
     cy0, cx0, cy1, cx1 = _bbox(dst_fp, pad)
     roi = grayf[cy0:cy1, cx0:cx1]
     wroi = np.where(valid[cy0:cy1, cx0:cx1], warped[cy0:cy1, cx0:cx1], roi)
-    hp_a = roi - cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
-    hp_b = wroi - cv2.GaussianBlur(wroi, (0, 0), cfg.hp_sigma)
+    hp_a, grad = _texture(roi, cfg.hp_sigma)
+    hp_b, _ = _texture(wroi, cfg.hp_sigma)
     check = dst_core[cy0:cy1, cx0:cx1] & valid[cy0:cy1, cx0:cx1]
-    # Only the grain between edges: band and marker outlines are alike in look-alikes and
-    # would dominate the correlation; the grain is what only a copy shares with its source.
-    smooth = cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
-    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    # Only the grain between edges (low ``grad``): band and marker outlines are alike in
+    # look-alikes and would dominate the correlation; the grain is what only a copy shares
+    # with its source.
     if check.sum() < 16:
         return "min_grain"
     calm = check & (grad <= np.quantile(grad[check], cfg.grain_quantile))
@@ -724,13 +730,11 @@ def _residual(
     roi = grayf[y0:y1, x0:x1]
     ok = valid[y0:y1, x0:x1]
     wroi = np.where(ok, warped[y0:y1, x0:x1], roi)
-    hp_a = roi - cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
-    hp_b = wroi - cv2.GaussianBlur(wroi, (0, 0), cfg.hp_sigma)
     core = _erode(dst_mask[y0:y1, x0:x1], reach) & ok
     if core.sum() < 16:
         return float("nan")
-    smooth = cv2.GaussianBlur(roi, (0, 0), cfg.hp_sigma)
-    grad = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    hp_a, grad = _texture(roi, cfg.hp_sigma)
+    hp_b, _ = _texture(wroi, cfg.hp_sigma)
     calm = core & (grad <= np.quantile(grad[core], cfg.grain_quantile))
     gain = _hp_gain(cfg.hp_sigma)
     local = np.sqrt(np.maximum(cv2.blur(hp_a * hp_a, (3, 3)) - cv2.blur(hp_a, (3, 3)) ** 2, 0))
