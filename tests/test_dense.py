@@ -8,7 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from forgeseg.dense import DenseConfig, _candidates, detect, grain_sigma, stroke_width
+from forgeseg.dense import (
+    DenseConfig,
+    _candidates,
+    _largest_region,
+    detect,
+    grain_sigma,
+    stroke_width,
+)
 from forgeseg.errors import ParamsError
 from forgeseg.keypoints import KeypointResult
 
@@ -196,6 +203,42 @@ def test_votes_split_across_a_bin_border_make_one_candidate() -> None:
     cands = _candidates(corners, src, dst, np.zeros(n, np.int64), (80, 80), cfg)
     assert len(cands) == 1
     assert len(cands[0].src) == n
+
+
+def test_a_compact_copy_outranks_more_votes_scattered_over_the_figure() -> None:
+    # Transform A: one compact region of 36 blocks. Transform B: 60 votes, but only 20 of
+    # them form a region (the rest are chance twins of look-alikes all over the figure).
+    # With one slot, the copy must be the one verified.
+    cfg = DenseConfig(min_blocks=16, max_candidates=1)
+    region_a = np.array([(x, y) for y in range(0, 12, 2) for x in range(0, 12, 2)], np.int64)
+    region_b = np.array([(x, y) for y in range(0, 8, 2) for x in range(0, 10, 2)], np.int64)
+    region_b = region_b + np.array([100, 0])
+    scattered = np.array([(20 * (k % 10), 60 + 20 * (k // 10)) for k in range(40)], np.int64)
+    sources = np.concatenate([region_a, region_b, scattered])
+    shift = np.where(np.arange(len(sources))[:, None] < len(region_a), [50, 200], [7, 250])
+    corners = np.concatenate([sources, sources + shift])
+    n = len(sources)
+    cands = _candidates(
+        corners, np.arange(n), n + np.arange(n), np.zeros(n, np.int64), (400, 400), cfg
+    )
+    assert len(cands) == 1
+    assert np.allclose(cands[0].shift, [50, 200])
+    assert len(cands[0].src) == len(region_a)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3])
+def test_largest_region_joins_blocks_that_touch_and_only_those(step: int) -> None:
+    b = DenseConfig().block
+    reach = (b // step) * step  # farthest grid offset at which two blocks still touch
+    row = np.array([(k * reach, 0) for k in range(5)], np.int64)  # a chain that touches
+    apart = np.array([(k * reach, reach + step) for k in range(4)], np.int64)
+    offset = np.array([6 * step, 3 * step])  # off the origin: corners share only the step
+    corners = np.concatenate([apart, row]) + offset
+    picked = _largest_region(corners, DenseConfig(), (0, 0))
+    assert picked.tolist() == list(range(4, 9))
+    # Move the second group within reach of the chain: one region of all 9 blocks.
+    closer = np.concatenate([apart - np.array([0, step]), row]) + offset
+    assert len(_largest_region(closer, DenseConfig(), (0, 0))) == 9
 
 
 def test_stroke_width_tells_text_from_blobs() -> None:
