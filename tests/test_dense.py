@@ -18,6 +18,7 @@ from forgeseg.dense import (
 )
 from forgeseg.errors import ParamsError
 from forgeseg.keypoints import KeypointResult
+from forgeseg.synth.forge import apply_geometry
 
 H, W = 200, 320
 BAND = (28, 36)  # (h, w) of the copied box around one band
@@ -76,6 +77,43 @@ def test_finds_small_copy_as_one_source_plus_copy_instance(op: str) -> None:
     assert res.score == max(res.inliers)
     assert res.n_keypoints > 0
     assert len(res.transforms) == 1 and res.transforms[0]
+
+
+@pytest.mark.parametrize(
+    ("geom", "box"),
+    [
+        ({"angle": -6.0}, (40, 48)),
+        ({"scale": 1.15}, (40, 48)),
+        ({"angle": 5.0, "scale": 1.1}, BAND),
+    ],
+)
+def test_finds_a_rotated_or_rescaled_copy(geom: dict, box: tuple[int, int]) -> None:
+    # Resampled exactly as the generator's forger does (bilinear), so the copy's grain is
+    # its source's, interpolated: the refined map must reproduce that to pass the residual.
+    img = _blot(0)
+    bh, bw = box
+    sy, sx = 50 - bh // 2, 100 - bw // 2
+    patch = img[sy : sy + bh, sx : sx + bw]
+    moved = apply_geometry(patch, geom)
+    inside = apply_geometry(np.ones(patch.shape, bool), geom, is_mask=True)
+    ph, pw = moved.shape
+    ty, tx = 140 - ph // 2, 220 - pw // 2
+    img[ty : ty + ph, tx : tx + pw][inside] = moved[inside]
+    truth = np.zeros((H, W), bool)
+    truth[sy : sy + bh, sx : sx + bw] = True
+    truth[ty : ty + ph, tx : tx + pw] |= inside
+    image = np.repeat(img[:, :, None], 3, axis=2)
+    res = detect(image)
+    assert res.instances.shape[0] == 1
+    mask = res.instances[0]
+    assert (mask & truth).sum() / (mask | truth).sum() > 0.5
+    # Source to copy, or copy to source: the instance may hold the map both ways.
+    want = geom.get("scale", 1.0)
+    for tr in res.transforms[0]:
+        scale = np.sqrt(abs(np.linalg.det(tr.matrix[:, :2])))
+        assert scale == pytest.approx(want, rel=0.03) or scale == pytest.approx(1 / want, rel=0.03)
+    # The translation vote alone cannot gather a copy whose shift varies over it.
+    assert detect(image, DenseConfig(affine=False)).instances.shape[0] == 0
 
 
 def test_silent_on_independently_rendered_lookalike_bands() -> None:
@@ -289,6 +327,14 @@ def test_config_checks_the_new_settings() -> None:
         DenseConfig.from_dict({"dense_index": "yes"})
     with pytest.raises(ParamsError, match="core_erode"):
         DenseConfig.from_dict({"core_erode": 1.5})
+    with pytest.raises(ParamsError, match="affine"):
+        DenseConfig.from_dict({"affine": 1})
+    with pytest.raises(ParamsError, match="affine_drift"):
+        DenseConfig.from_dict({"affine_drift": -1})
+    with pytest.raises(ParamsError, match="max_affine"):
+        DenseConfig.from_dict({"max_affine": -1})
+    with pytest.raises(ParamsError, match="min_affine_zncc"):
+        DenseConfig.from_dict({"min_affine_zncc": 1.5})
 
 
 def test_trace_names_the_check_that_stopped_each_candidate() -> None:

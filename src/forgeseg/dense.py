@@ -3,9 +3,9 @@
 A western-blot band of 30x27 px holds a handful of SIFT keypoints, too few for a verified
 transform, but a few dozen overlapping blocks. This module follows the classic block-based
 detectors (Fridrich et al. 2003; the dense field of Cozzolino et al. 2015, ``METHODS.md``
-section 2), restricted to the transforms that keep a block a block: translation after one
-of the 8 flips / quarter turns (the dihedral group). Small rotations and rescaling are left
-to :mod:`forgeseg.keypoints`.
+section 2): translation after one of the 8 flips / quarter turns (the dihedral group), which
+keep a block a block, and, where block twins still match, rotations by a few degrees and
+rescaling (step 4b). Larger rotations are left to :mod:`forgeseg.keypoints`.
 
 1. A grey working copy whose long side is at most ``max_side``.
 2. Overlapping ``block`` x ``block`` blocks every ``stride`` px (the queries), each
@@ -24,7 +24,14 @@ to :mod:`forgeseg.keypoints`.
    shift sits on a bin border is not split in two. Votes within ``shift_tolerance`` of a
    peak are gathered and their source blocks must form a connected region of at least
    ``min_blocks`` blocks that does not overlap its own copy (a mirror-symmetric object
-   matches itself under a flip).
+   matches itself under a flip). Candidates are verified largest region first, at most
+   ``max_candidates``: in a figure full of look-alikes many bins outvote a real copy.
+4b. A copy rotated by a few degrees or rescaled still finds block twins, but its shift
+   changes over the region, so no bin gathers it (``affine``). Matches whose source blocks
+   touch and whose shifts differ by at most ``affine_drift`` are linked; each linked group
+   is fitted with one similarity (RANSAC) and refined on the full-resolution pixels by a
+   bounded search that maximises the correlation of the bilinear image (``max_affine``
+   candidates, ``min_affine_zncc``: interpolation costs a resampled copy a little).
 5. Each transform is refined and checked on the full-resolution pixels, on the block
    footprint shrunk by ``core_erode`` (blocks overshoot a copy's edge): the source region
    mapped by it must correlate with the copy (ZNCC >= ``min_zncc``), and so must their fine
@@ -59,6 +66,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from forgeseg.config import from_mapping
@@ -110,6 +119,10 @@ class DenseConfig:
     shift_tolerance: float = 1.5  # votes this close to a peak's shift join it
     min_blocks: int = 16  # connected source blocks a transform needs
     max_candidates: int = 40  # transforms verified per figure (the largest regions first)
+    affine: bool = True  # also look for rotated / rescaled copies (smoothly varying shifts)
+    affine_drift: float = 3.0  # px the shift may change between touching blocks of one copy
+    max_affine: int = 10  # rotated / rescaled transforms verified per figure
+    min_affine_zncc: float = 0.95  # correlation a resampled copy needs (interpolation blurs)
     max_self_overlap: float = 0.2  # share of the source region its own copy may cover
     core_erode: int = 3  # px (full resolution) the block footprint is eroded for the checks
     max_residual: float = 0.5  # copy-minus-source fine residual over twice the grain, at most
@@ -135,6 +148,7 @@ class DenseConfig:
             "knn": 1,
             "min_blocks": 2,
             "max_candidates": 1,
+            "max_affine": 0,
             "local_window": 3,
             "min_area": 0,
             "core_erode": 0,
@@ -147,13 +161,15 @@ class DenseConfig:
             raise ParamsError(f"dense.block must be a multiple of {_GRID}; got {self.block}")
         if not isinstance(self.dense_index, bool):
             raise ParamsError(f"dense.dense_index must be true or false; got {self.dense_index!r}")
+        if not isinstance(self.affine, bool):
+            raise ParamsError(f"dense.affine must be true or false; got {self.affine!r}")
         if not isinstance(self.flips, bool):
             raise ParamsError(f"dense.flips must be true or false; got {self.flips!r}")
         for name in ("max_self_overlap", "max_flat", "merge_overlap", "grain_quantile"):
             v = getattr(self, name)
             if not _is_number(v) or not 0.0 <= v <= 1.0:
                 raise ParamsError(f"dense.{name} must be a number in [0, 1]; got {v!r}")
-        for name in ("min_zncc", "min_hp_zncc", "local_zncc"):
+        for name in ("min_zncc", "min_affine_zncc", "min_hp_zncc", "local_zncc"):
             v = getattr(self, name)
             if not _is_number(v) or not -1.0 <= v <= 1.0:
                 raise ParamsError(f"dense.{name} must be a number in [-1, 1]; got {v!r}")
@@ -164,6 +180,7 @@ class DenseConfig:
             "max_feature_dist",
             "min_distance",
             "shift_tolerance",
+            "affine_drift",
             "hp_sigma",
             "min_grain",
             "max_abs_diff",
@@ -342,6 +359,9 @@ class _Candidate:
     shift: np.ndarray  # (2,) float64 working-scale t in x -> D x + t (pixel indices)
     src: np.ndarray  # (K,) block indices of the source
     dst: np.ndarray  # (K,) their twins
+    # (2, 2) working-scale linear part of a rotated / rescaled copy: x -> L x + shift.
+    # None for a flip / quarter turn (``DIHEDRAL[g]``), whose shift is refined on the pixels.
+    linear: np.ndarray | None = None
 
 
 def _candidates(
@@ -356,11 +376,7 @@ def _candidates(
     strongest first."""
     if len(src) < cfg.min_blocks:
         return []
-    half = (cfg.block - 1) / 2
-    c_src = corners[src] + half
-    c_dst = corners[dst] + half
-    mats = np.stack(DIHEDRAL).astype(np.float64)
-    shifts = c_dst - np.einsum("mij,mj->mi", mats[gs], c_src)
+    shifts = _shifts(corners, src, dst, gs, cfg)
     # Coarse vote: a copy's shifts scatter by up to the stride around the true one, so a
     # bin's support is its own votes plus its 8 neighbours'. Counting one bin alone split a
     # copy whose shift sits on a bin border into two halves, each under min_blocks: most
@@ -427,6 +443,85 @@ def _candidates(
     return out[: cfg.max_candidates]
 
 
+def _shifts(
+    corners: np.ndarray, src: np.ndarray, dst: np.ndarray, gs: np.ndarray, cfg: DenseConfig
+) -> np.ndarray:
+    """(M, 2) float64 shift t of each match, with twin centre = DIHEDRAL[g] source centre + t."""
+    half = (cfg.block - 1) / 2
+    mats = np.stack(DIHEDRAL).astype(np.float64)
+    return corners[dst] + half - np.einsum("mij,mj->mi", mats[gs], corners[src] + half)
+
+
+def _affine_candidates(
+    corners: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    gs: np.ndarray,
+    shape: tuple[int, int],
+    cfg: DenseConfig,
+) -> list[_Candidate]:
+    """Rotated or rescaled copies: regions of at least ``min_blocks`` source blocks whose
+    shifts change smoothly, fitted by one similarity transform; largest first.
+
+    Under a rotation by a few degrees or a rescaling by up to a quarter, a copy's blocks
+    still find their twins, but each votes for a slightly different shift, so no bin of the
+    translation vote gathers them. Here matches are linked when their source blocks touch
+    and their shifts differ by at most ``affine_drift``; a linked group is fitted with
+    RANSAC, and the blocks that agree with the fit form the candidate.
+    """
+    if not cfg.affine or cfg.max_affine == 0 or len(src) < cfg.min_blocks:
+        return []
+    half = (cfg.block - 1) / 2
+    c_src = (corners[src] + half).astype(np.float64)
+    c_dst = (corners[dst] + half).astype(np.float64)
+    shifts = _shifts(corners, src, dst, gs, cfg)
+    drift = max(cfg.affine_drift, 1e-3)
+    out: list[_Candidate] = []
+    for g in np.unique(gs):
+        sel = np.flatnonzero(gs == g)
+        if len(sel) < cfg.min_blocks:
+            continue
+        pts = np.concatenate([c_src[sel] / cfg.block, shifts[sel] / drift], axis=1)
+        pairs = cKDTree(pts).query_pairs(1.0, p=np.inf, output_type="ndarray")
+        n = len(sel)
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        d = DIHEDRAL[int(g)].astype(np.float64)
+        for lab in np.flatnonzero(np.bincount(labels) >= cfg.min_blocks):
+            m = sel[labels == lab]
+            if len(np.unique(src[m])) < cfg.min_blocks:
+                continue
+            posed = (c_src[m] @ d.T).astype(np.float32)
+            fit, inl = cv2.estimateAffinePartial2D(
+                posed,
+                c_dst[m].astype(np.float32),
+                method=cv2.RANSAC,
+                ransacReprojThreshold=1.5,
+                maxIters=500,
+                confidence=0.99,
+                refineIters=10,
+            )
+            if fit is None:
+                continue
+            rot = fit[:, :2]
+            scale = float(np.sqrt(abs(np.linalg.det(rot))))
+            # A plain flip / turn with a shift is the translation vote's; a fit far from
+            # the forger's few degrees and quarter of rescaling is chance.
+            if np.abs(rot - np.eye(2)).max() < 0.02 or not 0.7 <= scale <= 1.4:
+                continue
+            m = m[inl.ravel().astype(bool)]
+            _, first = np.unique(src[m], return_index=True)
+            m = m[first]
+            if len(m) < cfg.min_blocks:
+                continue
+            m = m[_largest_region(corners[src[m]], cfg, shape)]
+            if len(m) < cfg.min_blocks:
+                continue
+            out.append(_Candidate(int(g), fit[:, 2].copy(), src[m], dst[m], rot @ d))
+    out.sort(key=lambda c: -len(c.src))
+    return out[: cfg.max_affine]
+
+
 def _largest_region(corners: np.ndarray, cfg: DenseConfig, shape: tuple[int, int]) -> np.ndarray:
     """Indices of the blocks in the largest connected group (blocks touching or overlapping
     count as connected): a copy is one coherent region, chance matches are scattered.
@@ -483,15 +578,18 @@ def _footprint(
     return m.astype(bool)
 
 
-def _warp(gray: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _warp(
+    gray: np.ndarray, matrix: np.ndarray, smooth: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """float32 (H, W) ``gray`` mapped by ``matrix`` (so ``out(T x) = gray(x)``) and the bool
-    (H, W) map of where it is defined."""
+    (H, W) map of where it is defined. ``smooth``: interpolate (rotations, rescaling), as
+    the forger's software did; flips and quarter turns move whole pixels."""
     H, W = gray.shape
     out = cv2.warpAffine(
         gray,
         matrix,
         (W, H),
-        flags=cv2.INTER_NEAREST,
+        flags=cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=-1.0,
     )
@@ -623,6 +721,107 @@ def _bbox(mask: np.ndarray, pad: int) -> tuple[int, int, int, int]:
     )
 
 
+def _align_dihedral(
+    cand: _Candidate, grayf: np.ndarray, core: np.ndarray, s: float
+) -> tuple[np.ndarray, float] | None:
+    """The full-resolution map (2, 3) of a flip / turn candidate, its shift searched to the
+    pixel around the working-scale one, and the ZNCC of ``core`` (bool (H, W)) with its
+    image; None where no shift keeps 90% of the core inside the figure."""
+    H, W = grayf.shape
+    base = _full_matrix(cand.g, cand.shift, s)
+    # The working-scale shift is known to about a working pixel: search the full-scale one.
+    r = int(np.ceil(1.0 / s))
+    d = DIHEDRAL[cand.g].astype(np.float64)
+    src_vals = grayf[core]
+    ys, xs = np.nonzero(core)
+    pts = np.stack([xs, ys]).astype(np.float64)
+    best, best_z = None, -2.0
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            t = base[:, 2] + (dx, dy)
+            mx, my = np.rint(d @ pts + t[:, None]).astype(np.int64)
+            ok = (mx >= 0) & (mx < W) & (my >= 0) & (my < H)
+            if ok.mean() < 0.9:
+                continue
+            z = _zncc(src_vals[ok], grayf[my[ok], mx[ok]])
+            if z > best_z:
+                best, best_z = np.rint(t), z
+    if best is None:
+        return None
+    return np.hstack([d, best[:, None]]), best_z
+
+
+def _align_affine(
+    cand: _Candidate, grayf: np.ndarray, core: np.ndarray, s: float
+) -> tuple[np.ndarray, float] | None:
+    """The full-resolution map (2, 3) of a rotated / rescaled candidate, refined on the
+    pixels, and the ZNCC of ``core`` (bool (H, W)) with its image; None where the map
+    leaves the figure.
+
+    The block fit is good to about a pixel; the residual test needs the copy's resampling
+    reproduced to a fraction of one. A compass search over angle, scale and the position of
+    the core's centre climbs the ZNCC of the core with its bilinear image: a similarity
+    has four numbers, and unlike a gradient method (ECC) it cannot drift into a shear.
+    """
+    H, W = grayf.shape
+    lin = cand.linear.astype(np.float64)
+    d = DIHEDRAL[cand.g].astype(np.float64)
+    one = np.full(2, 0.5)
+    # Working pixel centres x_w + 0.5 = s (x_full + 0.5), as in _full_matrix.
+    t = lin @ one - one + (cand.shift + one - lin @ one) / s
+    rot = lin @ d.T  # the similarity that follows the flip / turn
+    scale0 = float(np.sqrt(abs(np.linalg.det(rot))))
+    angle0 = float(np.arctan2(rot[1, 0], rot[0, 0]))
+    ys, xs = np.nonzero(core)
+    pts = np.stack([xs, ys]).astype(np.float64)
+    centre = pts.mean(axis=1)
+    rel = d @ (pts - centre[:, None])
+    vals = grayf[ys, xs]
+
+    def score(p: np.ndarray) -> float:
+        c, sn = np.cos(p[0]) * p[1], np.sin(p[0]) * p[1]
+        mx = c * rel[0] - sn * rel[1] + p[2]
+        my = sn * rel[0] + c * rel[1] + p[3]
+        ok = (mx >= 0) & (mx <= W - 1) & (my >= 0) & (my <= H - 1)
+        if ok.mean() < 0.9:
+            return -2.0
+        im = cv2.remap(
+            grayf,
+            mx[ok].astype(np.float32)[None],
+            my[ok].astype(np.float32)[None],
+            cv2.INTER_LINEAR,
+        ).ravel()
+        return _zncc(vals[ok], im)
+
+    p0 = np.array([angle0, scale0, *(lin @ centre + t)])
+    # The fit is off by about a pixel over the region; a search let wander further climbs
+    # onto some other structure.
+    reach = np.array([np.radians(3.0), 0.05 * scale0, 3.0, 3.0])
+    steps = np.array([np.radians(1.0), 0.02 * scale0, 1.0, 1.0])
+    p = p0
+    best = score(p)
+    for _ in range(100):
+        moved = False
+        for k in range(4):
+            for sign in (1.0, -1.0):
+                q = p.copy()
+                q[k] += sign * steps[k]
+                if abs(q[k] - p0[k]) > reach[k]:
+                    continue
+                z = score(q)
+                if z > best:
+                    p, best, moved = q, z, True
+        if not moved:
+            steps /= 2
+            if steps[2] < 0.05:
+                break
+    if best <= -2.0:
+        return None
+    c, sn = np.cos(p[0]) * p[1], np.sin(p[0]) * p[1]
+    full = np.array([[c, -sn], [sn, c]]) @ d
+    return np.hstack([full, (p[2:] - full @ centre)[:, None]]), best
+
+
 def _verify(
     cand: _Candidate,
     corners: np.ndarray,
@@ -641,35 +840,25 @@ def _verify(
         gray_full: uint8 (H, W) figure; grayf: the same as float32.
     """
     H, W = gray_full.shape
-    base = _full_matrix(cand.g, cand.shift, s)
     src_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), None)
-    # The working-scale shift is known to about a working pixel: search the full-scale one.
-    r = int(np.ceil(1.0 / s))
-    d = DIHEDRAL[cand.g].astype(np.float64)
     # Blocks match while only mostly inside a copy, so their union overshoots the copied
     # region by up to a few pixels; those border pixels are not copies and would pull an
     # exact copy's correlation under min_zncc. The checks run on the eroded core.
     core = _erode(src_fp, cfg.core_erode)
-    src_vals = grayf[core]
-    ys, xs = np.nonzero(core)
-    pts = np.stack([xs, ys]).astype(np.float64)
-    best, best_z = None, -2.0
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            t = base[:, 2] + (dx, dy)
-            mx, my = np.rint(d @ pts + t[:, None]).astype(np.int64)
-            ok = (mx >= 0) & (mx < W) & (my >= 0) & (my < H)
-            if ok.mean() < 0.9:
-                continue
-            z = _zncc(src_vals[ok], grayf[my[ok], mx[ok]])
-            if z > best_z:
-                best, best_z = np.rint(t), z
-    if best is None or best_z < cfg.min_zncc:
-        return "min_zncc"
-    if cand.g == 0 and _periodic(grayf, ys, xs, src_vals, best, cfg.min_zncc):
-        return "periodic"  # ladder rungs, wells, ticks: they repeat at every multiple of the shift
-    matrix = np.hstack([d, best[:, None]])
-    warped, valid = _warp(grayf, matrix)
+    if cand.linear is None:
+        aligned = _align_dihedral(cand, grayf, core, s)
+        if aligned is None or aligned[1] < cfg.min_zncc:
+            return "min_zncc"
+        matrix, best_z = aligned
+        ys, xs = np.nonzero(core)
+        if cand.g == 0 and _periodic(grayf, ys, xs, grayf[core], matrix[:, 2], cfg.min_zncc):
+            return "periodic"  # ladder rungs, wells, ticks: they repeat at every multiple
+    else:
+        aligned = _align_affine(cand, grayf, core, s)
+        if aligned is None or aligned[1] < cfg.min_affine_zncc:
+            return "min_zncc"
+        matrix, best_z = aligned
+    warped, valid = _warp(grayf, matrix, smooth=cand.linear is not None)
     dst_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), matrix)
     if (dst_fp & src_fp).sum() > cfg.max_self_overlap * src_fp.sum():
         return "self_overlap"  # a symmetric object matched with itself
@@ -721,10 +910,10 @@ def _verify(
         zncc=best_z,
         hp_zncc=hp_zncc,
         graphic=graphic,
-        flipped=bool(np.linalg.det(d) < 0),
+        flipped=bool(np.linalg.det(matrix[:, :2]) < 0),
         residual=residual,
         src_points=sp,
-        dst_points=(sp @ d.T.astype(np.float32) + matrix[:, 2].astype(np.float32)),
+        dst_points=(sp @ matrix[:, :2].T.astype(np.float32) + matrix[:, 2].astype(np.float32)),
     )
     return dst_mask | src_mask, tr
 
@@ -903,6 +1092,7 @@ def detect(
     src, dst, gs = _matches(corners, desc, cfg, queries)
     empty.n_matches = len(src)
     cands = _candidates(corners, src, dst, gs, gray.shape, cfg)
+    cands += _affine_candidates(corners, src, dst, gs, gray.shape, cfg)
     if not cands:
         return empty
     grayf = gray_full.astype(np.float32)
