@@ -80,14 +80,17 @@ def test_finds_small_copy_as_one_source_plus_copy_instance(op: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("geom", "box"),
+    ("geom", "box", "without"),
     [
-        ({"angle": -6.0}, (40, 48)),
-        ({"scale": 1.15}, (40, 48)),
-        ({"angle": 5.0, "scale": 1.1}, BAND),
+        ({"angle": -6.0}, (40, 48), {"affine": False}),
+        ({"scale": 1.15}, (40, 48), {"affine": False}),
+        ({"angle": 5.0, "scale": 1.1}, BAND, {"affine": False}),
+        # Block twins stop matching beyond about 10 degrees; the turned queries find it.
+        ({"angle": 16.0}, (40, 48), {"turn": 0.0}),
+        ({"angle": -18.0, "scale": 0.9}, (40, 48), {"turn": 0.0}),
     ],
 )
-def test_finds_a_rotated_or_rescaled_copy(geom: dict, box: tuple[int, int]) -> None:
+def test_finds_a_rotated_or_rescaled_copy(geom: dict, box: tuple[int, int], without: dict) -> None:
     # Resampled exactly as the generator's forger does (bilinear), so the copy's grain is
     # its source's, interpolated: the refined map must reproduce that to pass the residual.
     img = _blot(0)
@@ -112,8 +115,9 @@ def test_finds_a_rotated_or_rescaled_copy(geom: dict, box: tuple[int, int]) -> N
     for tr in res.transforms[0]:
         scale = np.sqrt(abs(np.linalg.det(tr.matrix[:, :2])))
         assert scale == pytest.approx(want, rel=0.03) or scale == pytest.approx(1 / want, rel=0.03)
-    # The translation vote alone cannot gather a copy whose shift varies over it.
-    assert detect(image, DenseConfig(affine=False)).instances.shape[0] == 0
+    # Without the step that gathers it, the copy is missed: the translation vote cannot
+    # gather a copy whose shift varies over it, nor block twins match past 10 degrees.
+    assert detect(image, DenseConfig(**without)).instances.shape[0] == 0
 
 
 def test_silent_on_independently_rendered_lookalike_bands() -> None:
@@ -240,7 +244,7 @@ def test_votes_split_across_a_bin_border_make_one_candidate() -> None:
     dst = np.where(np.arange(n) % 2 == 0, n + np.arange(n), 2 * n + np.arange(n))
     cands = _candidates(corners, src, dst, np.zeros(n, np.int64), (80, 80), cfg)
     assert len(cands) == 1
-    assert len(cands[0].src) == n
+    assert len(cands[0].xy) == n
 
 
 def test_a_compact_copy_outranks_more_votes_scattered_over_the_figure() -> None:
@@ -261,7 +265,7 @@ def test_a_compact_copy_outranks_more_votes_scattered_over_the_figure() -> None:
     )
     assert len(cands) == 1
     assert np.allclose(cands[0].shift, [50, 200])
-    assert len(cands[0].src) == len(region_a)
+    assert len(cands[0].xy) == len(region_a)
 
 
 @pytest.mark.parametrize("step", [1, 2, 3])
@@ -333,6 +337,8 @@ def test_config_checks_the_new_settings() -> None:
         DenseConfig.from_dict({"affine_drift": -1})
     with pytest.raises(ParamsError, match="max_affine"):
         DenseConfig.from_dict({"max_affine": -1})
+    with pytest.raises(ParamsError, match="turn"):
+        DenseConfig.from_dict({"turn": -5})
     with pytest.raises(ParamsError, match="min_affine_zncc"):
         DenseConfig.from_dict({"min_affine_zncc": 1.5})
 

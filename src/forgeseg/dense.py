@@ -122,6 +122,7 @@ class DenseConfig:
     affine: bool = True  # also look for rotated / rescaled copies (smoothly varying shifts)
     affine_drift: float = 3.0  # px the shift may change between touching blocks of one copy
     max_affine: int = 10  # rotated / rescaled transforms verified per figure
+    turn: float = 14.0  # degrees: blocks are also described on the figure turned by +-turn
     min_affine_zncc: float = 0.95  # correlation a resampled copy needs (interpolation blurs)
     max_self_overlap: float = 0.2  # share of the source region its own copy may cover
     core_erode: int = 3  # px (full resolution) the block footprint is eroded for the checks
@@ -181,6 +182,7 @@ class DenseConfig:
             "min_distance",
             "shift_tolerance",
             "affine_drift",
+            "turn",
             "hp_sigma",
             "min_grain",
             "max_abs_diff",
@@ -300,51 +302,78 @@ _INVERSE = np.array([int(np.flatnonzero(row == 0)[0]) for row in _COMPOSE])
 _RANK = np.sin(np.arange(1, _GRID * _GRID + 1) * 1.7).astype(np.float32)
 
 
-def _matches(
-    corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig, queries: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Twin blocks: (source index (M,), twin index (M,), dihedral index (M,)) int64, where
-    the twin's content is the source's under ``DIHEDRAL[g]``.
+@dataclass
+class _Index:
+    """Every block stored once, in its canonical pose, for twin look-ups."""
 
-    Each block is stored once, in its canonical pose (the variant scoring highest along a
-    fixed direction), so one k-d tree query per block finds twins under all 8 poses instead
-    of 8 queries. A block whose two best poses score alike could be canonicalised
-    differently in its copy, so it is queried in both. ``queries`` (bool (K,), default all)
-    selects the blocks that look for twins; every block can be found.
+    tree: cKDTree
+    pose: np.ndarray  # (n,) int64: canonical = DIHEDRAL[pose] applied to the block
+    corners: np.ndarray  # (n, 2) int64 (x, y)
+
+
+def _poses(desc: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(canonical descriptors (n, 16), canonical pose (n,), second-best pose (n,)).
+
+    The canonical pose is the variant scoring highest along a fixed direction, so one k-d
+    tree query finds twins under all 8 poses instead of 8 queries.
     """
-    z = np.zeros(0, np.int64)
-    if len(desc) < 2:
-        return z, z, z
     n = len(desc)
+    if not cfg.flips:
+        zero = np.zeros(n, np.int64)
+        return desc, zero, zero
+    variants = desc[:, _PERMS]  # (n, 8, 16)
+    order = np.argsort(-(variants @ _RANK), axis=1, kind="stable")
+    return variants[np.arange(n), order[:, 0]], order[:, 0], order[:, 1]
+
+
+def _index(corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig) -> _Index:
+    canon, pose, _ = _poses(desc, cfg)
+    return _Index(cKDTree(canon), pose, corners)
+
+
+def _query(
+    index: _Index, desc: np.ndarray, cfg: DenseConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twins of the query blocks ``desc`` (K, 16): (query row (M,), twin index (M,),
+    dihedral index (M,)) int64, where the twin's content is the query's under
+    ``DIHEDRAL[g]``. A block whose two best poses score alike could be canonicalised
+    differently in its copy, so it is looked up in both."""
+    z = np.zeros(0, np.int64)
+    n = index.tree.n
+    if len(desc) == 0 or n < 2:
+        return z, z, z
+    canon, pose, second = _poses(desc, cfg)
     if cfg.flips:
-        variants = desc[:, _PERMS]  # (n, 8, 16)
-        score = variants @ _RANK
-        order = np.argsort(-score, axis=1, kind="stable")
-        pose = order[:, 0]  # canonical = DIHEDRAL[pose] applied to the block
-        canon = variants[np.arange(n), pose]
-        second = order[:, 1]
-        q = np.arange(n) if queries is None else np.flatnonzero(queries)
-        alt = variants[q, second[q]]
-        query = np.concatenate([canon[q], alt])
-        qpose = np.concatenate([pose[q], second[q]])
-        qidx = np.concatenate([q, q])
+        alt = desc[:, _PERMS][np.arange(len(desc)), second]
+        query = np.concatenate([canon, alt])
+        qpose = np.concatenate([pose, second])
+        qrow = np.concatenate([np.arange(len(desc))] * 2)
     else:
-        pose = np.zeros(n, np.int64)
-        canon = desc
-        q = np.arange(n) if queries is None else np.flatnonzero(queries)
-        query, qpose, qidx = desc[q], pose[q], q
-    tree = cKDTree(canon)
+        query, qpose, qrow = canon, pose, np.arange(len(desc))
     k = min(cfg.knn + 1, n)
-    dist, idx = tree.query(query, k=k, distance_upper_bound=cfg.max_feature_dist)
+    # Both cores: this look-up is most of the matcher's time, and each query is independent.
+    dist, idx = index.tree.query(query, k=k, distance_upper_bound=cfg.max_feature_dist, workers=-1)
     dist = dist.reshape(len(query), -1)
     idx = idx.reshape(len(query), -1)
     rows, cols = np.nonzero(np.isfinite(dist))
-    i = qidx[rows]
-    j = idx[rows, cols]
+    j = idx[rows, cols].astype(np.int64)
     # P_j(twin) = P_q(block) -> twin = P_j^-1 P_q (block).
-    g = _COMPOSE[_INVERSE[pose[j]], qpose[rows]]
-    d = np.abs(corners[j] - corners[i]).max(axis=1)
-    far = d >= cfg.min_distance
+    g = _COMPOSE[_INVERSE[index.pose[j]], qpose[rows]]
+    return qrow[rows].astype(np.int64), j, g.astype(np.int64)
+
+
+def _matches(
+    index: _Index, desc: np.ndarray, cfg: DenseConfig, queries: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twin blocks among the indexed ones: (source index (M,), twin index (M,), dihedral
+    index (M,)) int64, where the twin's content is the source's under ``DIHEDRAL[g]``.
+    ``queries`` (bool (n,), default all) selects the blocks that look for twins; every
+    block can be found. Twins closer than ``min_distance`` are the same structure."""
+    z = np.zeros(0, np.int64)
+    q = np.arange(len(desc)) if queries is None else np.flatnonzero(queries)
+    rows, j, g = _query(index, desc[q], cfg)
+    i = q[rows]
+    far = np.abs(index.corners[j] - index.corners[i]).max(axis=1) >= cfg.min_distance
     i, j, g = i[far], j[far], g[far]
     if len(i) == 0:
         return z, z, z
@@ -357,8 +386,7 @@ def _matches(
 class _Candidate:
     g: int  # dihedral index
     shift: np.ndarray  # (2,) float64 working-scale t in x -> D x + t (pixel indices)
-    src: np.ndarray  # (K,) block indices of the source
-    dst: np.ndarray  # (K,) their twins
+    xy: np.ndarray  # (K, 2) int64 working-scale top-left corners of the source blocks
     # (2, 2) working-scale linear part of a rotated / rescaled copy: x -> L x + shift.
     # None for a flip / quarter turn (``DIHEDRAL[g]``), whose shift is refined on the pixels.
     linear: np.ndarray | None = None
@@ -435,11 +463,11 @@ def _candidates(
         members = members[region]
         if len(members) < cfg.min_blocks:
             continue
-        out.append(_Candidate(g, np.median(shifts[members], axis=0), src[members], dst[members]))
+        out.append(_Candidate(g, np.median(shifts[members], axis=0), corners[src[members]]))
     # Rank by the connected region a transform explains, not by its raw votes: in a figure
     # full of look-alikes (dots, bands, glyphs) hundreds of bins gather more scattered
     # votes than a real copy, which is one compact region.
-    out.sort(key=lambda c: -len(c.src))
+    out.sort(key=lambda c: -len(c.xy))
     return out[: cfg.max_candidates]
 
 
@@ -453,10 +481,12 @@ def _shifts(
 
 
 def _affine_candidates(
-    corners: np.ndarray,
-    src: np.ndarray,
-    dst: np.ndarray,
+    c_src: np.ndarray,
+    grid: np.ndarray,
+    key: np.ndarray,
+    c_dst: np.ndarray,
     gs: np.ndarray,
+    turn: np.ndarray,
     shape: tuple[int, int],
     cfg: DenseConfig,
 ) -> list[_Candidate]:
@@ -468,15 +498,24 @@ def _affine_candidates(
     translation vote gathers them. Here matches are linked when their source blocks touch
     and their shifts differ by at most ``affine_drift``; a linked group is fitted with
     RANSAC, and the blocks that agree with the fit form the candidate.
+
+    Args:
+        c_src: (M, 2) float64 working-scale centres of the query blocks in the figure.
+        grid: (M, 2) int64 their corners on the grid they were described on (adjacency).
+        key: (M,) int64 which query block each match belongs to.
+        c_dst: (M, 2) float64 centres of their twins.
+        gs: (M,) int64 dihedral index: the twin is the query block under ``DIHEDRAL[g]``.
+        turn: (2, 2) float64 the rotation the query blocks were described under (identity
+            for the figure itself), so a match maps the figure by ``DIHEDRAL[g] @ turn``.
     """
-    if not cfg.affine or cfg.max_affine == 0 or len(src) < cfg.min_blocks:
+    if not cfg.affine or cfg.max_affine == 0 or len(c_src) < cfg.min_blocks:
         return []
-    half = (cfg.block - 1) / 2
-    c_src = (corners[src] + half).astype(np.float64)
-    c_dst = (corners[dst] + half).astype(np.float64)
-    shifts = _shifts(corners, src, dst, gs, cfg)
+    plain = bool(np.allclose(turn, np.eye(2)))
+    mats = np.stack(DIHEDRAL).astype(np.float64) @ turn
+    shifts = c_dst - np.einsum("mij,mj->mi", mats[gs], c_src)
     drift = max(cfg.affine_drift, 1e-3)
     out: list[_Candidate] = []
+    half = (cfg.block - 1) / 2
     for g in np.unique(gs):
         sel = np.flatnonzero(gs == g)
         if len(sel) < cfg.min_blocks:
@@ -486,14 +525,13 @@ def _affine_candidates(
         n = len(sel)
         graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
         _, labels = connected_components(graph, directed=False)
-        d = DIHEDRAL[int(g)].astype(np.float64)
+        pose = mats[int(g)]
         for lab in np.flatnonzero(np.bincount(labels) >= cfg.min_blocks):
             m = sel[labels == lab]
-            if len(np.unique(src[m])) < cfg.min_blocks:
+            if len(np.unique(key[m])) < cfg.min_blocks:
                 continue
-            posed = (c_src[m] @ d.T).astype(np.float32)
             fit, inl = cv2.estimateAffinePartial2D(
-                posed,
+                (c_src[m] @ pose.T).astype(np.float32),
                 c_dst[m].astype(np.float32),
                 method=cv2.RANSAC,
                 ransacReprojThreshold=1.5,
@@ -507,19 +545,61 @@ def _affine_candidates(
             scale = float(np.sqrt(abs(np.linalg.det(rot))))
             # A plain flip / turn with a shift is the translation vote's; a fit far from
             # the forger's few degrees and quarter of rescaling is chance.
-            if np.abs(rot - np.eye(2)).max() < 0.02 or not 0.7 <= scale <= 1.4:
+            if plain and np.abs(rot - np.eye(2)).max() < 0.02:
+                continue
+            if not 0.7 <= scale <= 1.4:
                 continue
             m = m[inl.ravel().astype(bool)]
-            _, first = np.unique(src[m], return_index=True)
+            _, first = np.unique(key[m], return_index=True)
             m = m[first]
             if len(m) < cfg.min_blocks:
                 continue
-            m = m[_largest_region(corners[src[m]], cfg, shape)]
+            m = m[_largest_region(grid[m], cfg, shape)]
             if len(m) < cfg.min_blocks:
                 continue
-            out.append(_Candidate(int(g), fit[:, 2].copy(), src[m], dst[m], rot @ d))
-    out.sort(key=lambda c: -len(c.src))
+            xy = np.rint(c_src[m] - half).astype(np.int64)
+            out.append(_Candidate(int(g), fit[:, 2].copy(), xy, rot @ pose))
+    out.sort(key=lambda c: -len(c.xy))
     return out[: cfg.max_affine]
+
+
+def _turned_blocks(
+    gray: np.ndarray, cfg: DenseConfig, stride: int, angle: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Blocks of the working copy turned by ``angle`` degrees about its centre.
+
+    Block descriptors stop matching beyond about 10 degrees of rotation; described on a
+    turned copy of the figure, a copy turned by about ``angle`` finds its twins again.
+
+    Returns:
+        (centres (K, 2) float64 mapped back into the figure, corners (K, 2) int64 on the
+        turned grid, descriptors (K, 16) float32, the (2, 2) rotation from the figure to
+        the turned copy).
+    """
+    h, w = gray.shape
+    c = ((w - 1) / 2, (h - 1) / 2)
+    m = cv2.getRotationMatrix2D(c, angle, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
+    m[0, 2] += (nw - 1) / 2 - c[0]
+    m[1, 2] += (nh - 1) / 2 - c[1]
+    turned = cv2.warpAffine(
+        gray, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    corners, desc, _ = _blocks(turned, cfg, stride=stride, max_blocks=cfg.max_blocks)
+    # Only blocks wholly inside the figure (with the blur's reach): the corners of the
+    # turned canvas are made up.
+    inside = cv2.warpAffine(np.ones((h, w), np.uint8), m, (nw, nh), flags=cv2.INTER_NEAREST)
+    reach = int(np.ceil(3 * cfg.blur)) + 1
+    inside = cv2.erode(inside, np.ones((2 * reach + 1,) * 2, np.uint8))
+    b = cfg.block - 1
+    x, y = corners[:, 0], corners[:, 1]
+    ok = (inside[y, x] & inside[y + b, x] & inside[y, x + b] & inside[y + b, x + b]).astype(bool)
+    corners, desc = corners[ok], desc[ok]
+    inv = cv2.invertAffineTransform(m)
+    half = (cfg.block - 1) / 2
+    back = (corners + half) @ inv[:, :2].T + inv[:, 2]
+    return back, corners, desc, m[:, :2].copy()
 
 
 def _largest_region(corners: np.ndarray, cfg: DenseConfig, shape: tuple[int, int]) -> np.ndarray:
@@ -824,7 +904,6 @@ def _align_affine(
 
 def _verify(
     cand: _Candidate,
-    corners: np.ndarray,
     gray_full: np.ndarray,
     grayf: np.ndarray,
     s: float,
@@ -840,7 +919,7 @@ def _verify(
         gray_full: uint8 (H, W) figure; grayf: the same as float32.
     """
     H, W = gray_full.shape
-    src_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), None)
+    src_fp = _footprint(cand.xy, cfg.block, s, (H, W), None)
     # Blocks match while only mostly inside a copy, so their union overshoots the copied
     # region by up to a few pixels; those border pixels are not copies and would pull an
     # exact copy's correlation under min_zncc. The checks run on the eroded core.
@@ -859,7 +938,7 @@ def _verify(
             return "min_zncc"
         matrix, best_z = aligned
     warped, valid = _warp(grayf, matrix, smooth=cand.linear is not None)
-    dst_fp = _footprint(corners[cand.src], cfg.block, s, (H, W), matrix)
+    dst_fp = _footprint(cand.xy, cfg.block, s, (H, W), matrix)
     if (dst_fp & src_fp).sum() > cfg.max_self_overlap * src_fp.sum():
         return "self_overlap"  # a symmetric object matched with itself
     dst_core = cv2.warpAffine(core.astype(np.uint8), matrix, (W, H), flags=cv2.INTER_NEAREST)
@@ -903,10 +982,10 @@ def _verify(
     if not np.isfinite(residual) and stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke:
         return "min_stroke"
     half = (cfg.block - 1) / 2
-    sp = ((corners[cand.src] + half + 0.5) / s - 0.5).astype(np.float32)
+    sp = ((cand.xy + half + 0.5) / s - 0.5).astype(np.float32)
     tr = Transform(
         matrix=matrix,
-        inliers=len(cand.src),
+        inliers=len(cand.xy),
         zncc=best_z,
         hp_zncc=hp_zncc,
         graphic=graphic,
@@ -1033,15 +1112,44 @@ class Verdict:
 
 def _trace_entry(
     cand: _Candidate,
-    corners: np.ndarray,
     s: float,
     shape: tuple[int, int],
     cfg: DenseConfig,
     res: tuple[np.ndarray, Transform] | str,
 ) -> Verdict:
-    fp = _footprint(corners[cand.src], cfg.block, s, shape, None)
+    fp = _footprint(cand.xy, cfg.block, s, shape, None)
     outcome = res if isinstance(res, str) else "found"
-    return Verdict(cand.g, cand.shift.copy(), len(cand.src), fp, outcome)
+    return Verdict(cand.g, cand.shift.copy(), len(cand.xy), fp, outcome)
+
+
+def _turned_candidates(
+    gray: np.ndarray,
+    index: _Index,
+    src: np.ndarray,
+    dst: np.ndarray,
+    gs: np.ndarray,
+    stride: int,
+    cfg: DenseConfig,
+) -> list[_Candidate]:
+    """Rotated / rescaled candidates from the figure's own matches and, when ``turn`` > 0,
+    from blocks described on copies of the figure turned by -turn and +turn degrees;
+    at most ``max_affine``, largest first."""
+    if not cfg.affine or cfg.max_affine == 0:
+        return []
+    half = (cfg.block - 1) / 2
+    corners = index.corners
+    c_src = (corners[src] + half).astype(np.float64)
+    c_dst = (corners[dst] + half).astype(np.float64)
+    out = _affine_candidates(c_src, corners[src], src, c_dst, gs, np.eye(2), gray.shape, cfg)
+    for angle in (-cfg.turn, cfg.turn) if cfg.turn > 0 else ():
+        back, grid, desc, rot = _turned_blocks(gray, cfg, stride, angle)
+        rows, j, g = _query(index, desc, cfg)
+        c_twin = (corners[j] + half).astype(np.float64)
+        far = np.abs(c_twin - back[rows]).max(axis=1) >= cfg.min_distance
+        rows, j, g, c_twin = rows[far], j[far], g[far], c_twin[far]
+        out += _affine_candidates(back[rows], grid[rows], rows, c_twin, g, rot, gray.shape, cfg)
+    out.sort(key=lambda c: -len(c.xy))
+    return out[: cfg.max_affine]
 
 
 def detect(
@@ -1089,19 +1197,20 @@ def detect(
             corners, desc = fine[0], fine[1]
             queries = (corners[:, 0] % stride == 0) & (corners[:, 1] % stride == 0)
     empty.n_keypoints, empty.scale = len(corners), s
-    src, dst, gs = _matches(corners, desc, cfg, queries)
+    index = _index(corners, desc, cfg)
+    src, dst, gs = _matches(index, desc, cfg, queries)
     empty.n_matches = len(src)
     cands = _candidates(corners, src, dst, gs, gray.shape, cfg)
-    cands += _affine_candidates(corners, src, dst, gs, gray.shape, cfg)
+    cands += _turned_candidates(grayw, index, src, dst, gs, stride, cfg)
     if not cands:
         return empty
     grayf = gray_full.astype(np.float32)
     grain = grain_sigma(grayf, cfg.hp_sigma)
     found: list[tuple[np.ndarray, Transform]] = []
     for cand in cands:
-        res = _verify(cand, corners, gray_full, grayf, s, cfg, grain)
+        res = _verify(cand, gray_full, grayf, s, cfg, grain)
         if trace is not None:
-            trace.append(_trace_entry(cand, corners, s, (H, W), cfg, res))
+            trace.append(_trace_entry(cand, s, (H, W), cfg, res))
         if not isinstance(res, str):
             found.append(res)
     if not found:
