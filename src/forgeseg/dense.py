@@ -4,8 +4,8 @@ A western-blot band of 30x27 px holds a handful of SIFT keypoints, too few for a
 transform, but a few dozen overlapping blocks. This module follows the classic block-based
 detectors (Fridrich et al. 2003; the dense field of Cozzolino et al. 2015, ``METHODS.md``
 section 2): translation after one of the 8 flips / quarter turns (the dihedral group), which
-keep a block a block, and, where block twins still match, rotations by a few degrees and
-rescaling (step 4b). Larger rotations are left to :mod:`forgeseg.keypoints`.
+keep a block a block, and rotations by up to about 24 degrees and rescaling (step 4b).
+Larger rotations are left to :mod:`forgeseg.keypoints`.
 
 1. A grey working copy whose long side is at most ``max_side``.
 2. Overlapping ``block`` x ``block`` blocks every ``stride`` px (the queries), each
@@ -31,7 +31,9 @@ rescaling (step 4b). Larger rotations are left to :mod:`forgeseg.keypoints`.
    touch and whose shifts differ by at most ``affine_drift`` are linked; each linked group
    is fitted with one similarity (RANSAC) and refined on the full-resolution pixels by a
    bounded search that maximises the correlation of the bilinear image (``max_affine``
-   candidates, ``min_affine_zncc``: interpolation costs a resampled copy a little).
+   candidates, ``min_affine_zncc``: interpolation costs a resampled copy a little). Past
+   about 10 degrees block twins no longer match, so blocks are also described on the
+   figure turned by -``turn`` and +``turn`` degrees and looked up in the same index.
 5. Each transform is refined and checked on the full-resolution pixels, on the block
    footprint shrunk by ``core_erode`` (blocks overshoot a copy's edge): the source region
    mapped by it must correlate with the copy (ZNCC >= ``min_zncc``), and so must their fine
