@@ -242,7 +242,7 @@ def test_votes_split_across_a_bin_border_make_one_candidate() -> None:
     corners = np.concatenate([grid, grid + np.array([40, 30]), grid + np.array([41, 30])])
     src = np.arange(n)
     dst = np.where(np.arange(n) % 2 == 0, n + np.arange(n), 2 * n + np.arange(n))
-    cands = _candidates(corners, src, dst, np.zeros(n, np.int64), (80, 80), cfg)
+    cands = _candidates(corners, src, dst, np.zeros(n, np.int64), cfg)
     assert len(cands) == 1
     assert len(cands[0].xy) == n
 
@@ -260,9 +260,7 @@ def test_a_compact_copy_outranks_more_votes_scattered_over_the_figure() -> None:
     shift = np.where(np.arange(len(sources))[:, None] < len(region_a), [50, 200], [7, 250])
     corners = np.concatenate([sources, sources + shift])
     n = len(sources)
-    cands = _candidates(
-        corners, np.arange(n), n + np.arange(n), np.zeros(n, np.int64), (400, 400), cfg
-    )
+    cands = _candidates(corners, np.arange(n), n + np.arange(n), np.zeros(n, np.int64), cfg)
     assert len(cands) == 1
     assert np.allclose(cands[0].shift, [50, 200])
     assert len(cands[0].xy) == len(region_a)
@@ -276,11 +274,11 @@ def test_largest_region_joins_blocks_that_touch_and_only_those(step: int) -> Non
     apart = np.array([(k * reach, reach + step) for k in range(4)], np.int64)
     offset = np.array([6 * step, 3 * step])  # off the origin: corners share only the step
     corners = np.concatenate([apart, row]) + offset
-    picked = _largest_region(corners, DenseConfig(), (0, 0))
+    picked = _largest_region(corners, DenseConfig())
     assert picked.tolist() == list(range(4, 9))
     # Move the second group within reach of the chain: one region of all 9 blocks.
     closer = np.concatenate([apart - np.array([0, step]), row]) + offset
-    assert len(_largest_region(closer, DenseConfig(), (0, 0))) == 9
+    assert len(_largest_region(closer, DenseConfig())) == 9
 
 
 def test_stroke_width_tells_text_from_blobs() -> None:

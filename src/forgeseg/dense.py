@@ -399,14 +399,14 @@ def _candidates(
     src: np.ndarray,
     dst: np.ndarray,
     gs: np.ndarray,
-    shape: tuple[int, int],
     cfg: DenseConfig,
 ) -> list[_Candidate]:
     """Transforms backed by a connected region of at least ``min_blocks`` source blocks,
     strongest first."""
     if len(src) < cfg.min_blocks:
         return []
-    shifts = _shifts(corners, src, dst, gs, cfg)
+    half = (cfg.block - 1) / 2
+    shifts = _shifts(corners[src] + half, corners[dst] + half, gs)
     # Coarse vote: a copy's shifts scatter by up to the stride around the true one, so a
     # bin's support is its own votes plus its 8 neighbours'. Counting one bin alone split a
     # copy whose shift sits on a bin border into two halves, each under min_blocks: most
@@ -433,7 +433,6 @@ def _candidates(
     starts = np.concatenate([[0], np.cumsum(own)])
     taken = np.zeros(len(src), bool)
     out: list[_Candidate] = []
-    h, w = shape
     for u in order:
         if counts[u] < cfg.min_blocks:
             break
@@ -461,7 +460,7 @@ def _candidates(
         members = members[first]
         if len(members) < cfg.min_blocks:
             continue
-        region = _largest_region(corners[src[members]], cfg, (h, w))
+        region = _largest_region(corners[src[members]], cfg)
         members = members[region]
         if len(members) < cfg.min_blocks:
             continue
@@ -474,12 +473,14 @@ def _candidates(
 
 
 def _shifts(
-    corners: np.ndarray, src: np.ndarray, dst: np.ndarray, gs: np.ndarray, cfg: DenseConfig
+    c_src: np.ndarray, c_dst: np.ndarray, gs: np.ndarray, turn: np.ndarray | None = None
 ) -> np.ndarray:
-    """(M, 2) float64 shift t of each match, with twin centre = DIHEDRAL[g] source centre + t."""
-    half = (cfg.block - 1) / 2
+    """(M, 2) float64 shift t of each match, with twin centre = DIHEDRAL[g] @ turn @
+    source centre + t (``turn``: (2, 2), the identity when None)."""
     mats = np.stack(DIHEDRAL).astype(np.float64)
-    return corners[dst] + half - np.einsum("mij,mj->mi", mats[gs], corners[src] + half)
+    if turn is not None:
+        mats = mats @ turn
+    return c_dst - np.einsum("mij,mj->mi", mats[gs], c_src)
 
 
 def _affine_candidates(
@@ -489,7 +490,6 @@ def _affine_candidates(
     c_dst: np.ndarray,
     gs: np.ndarray,
     turn: np.ndarray,
-    shape: tuple[int, int],
     cfg: DenseConfig,
 ) -> list[_Candidate]:
     """Rotated or rescaled copies: regions of at least ``min_blocks`` source blocks whose
@@ -514,7 +514,7 @@ def _affine_candidates(
         return []
     plain = bool(np.allclose(turn, np.eye(2)))
     mats = np.stack(DIHEDRAL).astype(np.float64) @ turn
-    shifts = c_dst - np.einsum("mij,mj->mi", mats[gs], c_src)
+    shifts = _shifts(c_src, c_dst, gs, turn)
     drift = max(cfg.affine_drift, 1e-3)
     out: list[_Candidate] = []
     half = (cfg.block - 1) / 2
@@ -556,7 +556,7 @@ def _affine_candidates(
             m = m[first]
             if len(m) < cfg.min_blocks:
                 continue
-            m = m[_largest_region(grid[m], cfg, shape)]
+            m = m[_largest_region(grid[m], cfg)]
             if len(m) < cfg.min_blocks:
                 continue
             xy = np.rint(c_src[m] - half).astype(np.int64)
@@ -604,7 +604,7 @@ def _turned_blocks(
     return back, corners, desc, m[:, :2].copy()
 
 
-def _largest_region(corners: np.ndarray, cfg: DenseConfig, shape: tuple[int, int]) -> np.ndarray:
+def _largest_region(corners: np.ndarray, cfg: DenseConfig) -> np.ndarray:
     """Indices of the blocks in the largest connected group (blocks touching or overlapping
     count as connected): a copy is one coherent region, chance matches are scattered.
 
@@ -1142,14 +1142,14 @@ def _turned_candidates(
     corners = index.corners
     c_src = (corners[src] + half).astype(np.float64)
     c_dst = (corners[dst] + half).astype(np.float64)
-    out = _affine_candidates(c_src, corners[src], src, c_dst, gs, np.eye(2), gray.shape, cfg)
+    out = _affine_candidates(c_src, corners[src], src, c_dst, gs, np.eye(2), cfg)
     for angle in (-cfg.turn, cfg.turn) if cfg.turn > 0 else ():
         back, grid, desc, rot = _turned_blocks(gray, cfg, stride, angle)
         rows, j, g = _query(index, desc, cfg)
         c_twin = (corners[j] + half).astype(np.float64)
         far = np.abs(c_twin - back[rows]).max(axis=1) >= cfg.min_distance
         rows, j, g, c_twin = rows[far], j[far], g[far], c_twin[far]
-        out += _affine_candidates(back[rows], grid[rows], rows, c_twin, g, rot, gray.shape, cfg)
+        out += _affine_candidates(back[rows], grid[rows], rows, c_twin, g, rot, cfg)
     out.sort(key=lambda c: -len(c.xy))
     return out[: cfg.max_affine]
 
@@ -1202,7 +1202,7 @@ def detect(
     index = _index(corners, desc, cfg)
     src, dst, gs = _matches(index, desc, cfg, queries)
     empty.n_matches = len(src)
-    cands = _candidates(corners, src, dst, gs, gray.shape, cfg)
+    cands = _candidates(corners, src, dst, gs, cfg)
     cands += _turned_candidates(grayw, index, src, dst, gs, stride, cfg)
     if not cands:
         return empty
