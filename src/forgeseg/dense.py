@@ -225,19 +225,9 @@ def _permutations() -> np.ndarray:
 _PERMS = _permutations()
 
 
-def _blocks(
-    gray: np.ndarray, cfg: DenseConfig, stride: int | None = None, max_blocks: int | None = None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Descriptors of the non-flat blocks of a working copy.
-
-    Args:
-        gray: float32 (h, w) working copy.
-
-    Returns:
-        (top-left corners (K, 2) int64 as (x, y), unit-norm descriptors (K, 16) float32,
-        stride used).
-    """
-    h, w = gray.shape
+def _block_maps(gray: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(cell means (h, w), block std (h, w)) float32 of a working copy (float32 (h, w)),
+    indexed by a cell's or block's top-left pixel."""
     b = cfg.block
     cell = b // _GRID
     # A light blur makes cell means tolerant of the up-to-half-stride misalignment between
@@ -247,19 +237,32 @@ def _blocks(
     means = cv2.blur(gray, (cell, cell), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     bm = cv2.blur(gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     bsq = cv2.blur(gray * gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-    bstd = np.sqrt(np.maximum(bsq - bm * bm, 0.0))
-    stride = cfg.stride if stride is None else stride
-    cap = cfg.max_blocks if max_blocks is None else max_blocks
+    return means, np.sqrt(np.maximum(bsq - bm * bm, 0.0))
+
+
+def _grid(
+    bstd: np.ndarray, cfg: DenseConfig, stride: int, cap: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Top-left corners (x (K,), y (K,)) of the non-flat blocks every ``stride`` px, the
+    stride grown until at most ``cap`` remain, and that stride."""
+    h, w = bstd.shape
+    b = cfg.block
     while True:
         ys = np.arange(0, h - b + 1, stride)
         xs = np.arange(0, w - b + 1, stride)
         yy, xx = np.meshgrid(ys, xs, indexing="ij")
         keep = bstd[yy, xx] >= cfg.min_block_std
         if int(keep.sum()) <= cap:
-            break
+            return xx[keep], yy[keep], stride
         stride += 1  # bounds time and memory on large textured figures
-    x0, y0 = xx[keep], yy[keep]
-    off = np.arange(_GRID) * cell
+
+
+def _describe(
+    means: np.ndarray, x0: np.ndarray, y0: np.ndarray, cfg: DenseConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """(top-left corners (K, 2) int64 as (x, y), unit-norm descriptors (K, 16) float32) of
+    the blocks at ``x0``, ``y0`` that have a usable descriptor."""
+    off = np.arange(_GRID) * (cfg.block // _GRID)
     fy = y0[:, None, None] + off[None, :, None]
     fx = x0[:, None, None] + off[None, None, :]
     f = means[fy, fx].reshape(len(x0), _GRID * _GRID).astype(np.float32)
@@ -275,7 +278,27 @@ def _blocks(
     rich = structure >= cfg.min_structure
     f = f[rich]
     x0, y0 = x0[ok][rich], y0[ok][rich]
-    return np.stack([x0, y0], axis=1).astype(np.int64), f, stride
+    return np.stack([x0, y0], axis=1).astype(np.int64), f
+
+
+def _blocks(
+    gray: np.ndarray, cfg: DenseConfig, stride: int | None = None, max_blocks: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Descriptors of the non-flat blocks of a working copy.
+
+    Args:
+        gray: float32 (h, w) working copy.
+
+    Returns:
+        (top-left corners (K, 2) int64 as (x, y), unit-norm descriptors (K, 16) float32,
+        stride used).
+    """
+    means, bstd = _block_maps(gray, cfg)
+    stride = cfg.stride if stride is None else stride
+    cap = cfg.max_blocks if max_blocks is None else max_blocks
+    x0, y0, stride = _grid(bstd, cfg, stride, cap)
+    corners, desc = _describe(means, x0, y0, cfg)
+    return corners, desc, stride
 
 
 def _ramp_basis() -> np.ndarray:
@@ -313,8 +336,11 @@ class _Index:
     corners: np.ndarray  # (n, 2) int64 (x, y)
 
 
-def _poses(desc: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(canonical descriptors (n, 16), canonical pose (n,), second-best pose (n,)).
+def _poses(
+    desc: np.ndarray, cfg: DenseConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(canonical descriptors (n, 16), canonical pose (n,), second-best descriptors
+    (n, 16), second-best pose (n,)); without ``flips`` the block itself is both.
 
     The canonical pose is the variant scoring highest along a fixed direction, so one k-d
     tree query finds twins under all 8 poses instead of 8 queries.
@@ -322,31 +348,32 @@ def _poses(desc: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray, 
     n = len(desc)
     if not cfg.flips:
         zero = np.zeros(n, np.int64)
-        return desc, zero, zero
+        return desc, zero, desc, zero
     variants = desc[:, _PERMS]  # (n, 8, 16)
     order = np.argsort(-(variants @ _RANK), axis=1, kind="stable")
-    return variants[np.arange(n), order[:, 0]], order[:, 0], order[:, 1]
+    rows = np.arange(n)
+    return variants[rows, order[:, 0]], order[:, 0], variants[rows, order[:, 1]], order[:, 1]
 
 
 def _index(corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig) -> _Index:
-    canon, pose, _ = _poses(desc, cfg)
+    canon, pose, _, _ = _poses(desc, cfg)
     return _Index(cKDTree(canon), pose, corners)
 
 
 def _query(
-    index: _Index, desc: np.ndarray, cfg: DenseConfig
+    index: _Index, desc: np.ndarray, corners: np.ndarray, cfg: DenseConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Twins of the query blocks ``desc`` (K, 16): (query row (M,), twin index (M,),
-    dihedral index (M,)) int64, where the twin's content is the query's under
-    ``DIHEDRAL[g]``. A block whose two best poses score alike could be canonicalised
-    differently in its copy, so it is looked up in both."""
+    """Twins of the query blocks ``desc`` (K, 16) whose top-left corners in the figure are
+    ``corners`` (K, 2): (query row (M,), twin index (M,), dihedral index (M,)) int64, where
+    the twin's content is the query's under ``DIHEDRAL[g]``. Twins closer than
+    ``min_distance`` are the same structure. A block whose two best poses score alike could
+    be canonicalised differently in its copy, so it is looked up in both."""
     z = np.zeros(0, np.int64)
     n = index.tree.n
     if len(desc) == 0 or n < 2:
         return z, z, z
-    canon, pose, second = _poses(desc, cfg)
+    canon, pose, alt, second = _poses(desc, cfg)
     if cfg.flips:
-        alt = desc[:, _PERMS][np.arange(len(desc)), second]
         query = np.concatenate([canon, alt])
         qpose = np.concatenate([pose, second])
         qrow = np.concatenate([np.arange(len(desc))] * 2)
@@ -360,8 +387,10 @@ def _query(
     rows, cols = np.nonzero(np.isfinite(dist))
     j = idx[rows, cols].astype(np.int64)
     # P_j(twin) = P_q(block) -> twin = P_j^-1 P_q (block).
-    g = _COMPOSE[_INVERSE[index.pose[j]], qpose[rows]]
-    return qrow[rows].astype(np.int64), j, g.astype(np.int64)
+    g = _COMPOSE[_INVERSE[index.pose[j]], qpose[rows]].astype(np.int64)
+    i = qrow[rows].astype(np.int64)
+    far = np.abs(index.corners[j] - corners[i]).max(axis=1) >= cfg.min_distance
+    return i[far], j[far], g[far]
 
 
 def _matches(
@@ -373,10 +402,8 @@ def _matches(
     block can be found. Twins closer than ``min_distance`` are the same structure."""
     z = np.zeros(0, np.int64)
     q = np.arange(len(desc)) if queries is None else np.flatnonzero(queries)
-    rows, j, g = _query(index, desc[q], cfg)
+    rows, j, g = _query(index, desc[q], index.corners[q], cfg)
     i = q[rows]
-    far = np.abs(index.corners[j] - index.corners[i]).max(axis=1) >= cfg.min_distance
-    i, j, g = i[far], j[far], g[far]
     if len(i) == 0:
         return z, z, z
     # The two poses of one block may find the same twin.
@@ -415,16 +442,15 @@ def _candidates(
     keys = np.concatenate([gs[:, None], np.floor(shifts / q).astype(np.int64)], axis=1)
     uniq, inverse, own = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
-    # One integer per (pose, bin x, bin y), so neighbours are found by a sorted search.
+    # One integer per (pose, bin x, bin y), so neighbours are found by a sorted search;
+    # nbr[u] lists the occupied neighbouring bins of bin u (-1: none there).
     span = int(np.abs(uniq[:, 1:]).max()) + 2
     code = (uniq[:, 0] * (2 * span + 1) + uniq[:, 1] + span) * (2 * span + 1) + uniq[:, 2] + span
-    counts = own.copy()
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            if dx or dy:
-                other = code + dx * (2 * span + 1) + dy
-                pos = np.minimum(np.searchsorted(code, other), len(code) - 1)
-                counts += np.where(code[pos] == other, own[pos], 0)
+    steps = [dx * (2 * span + 1) + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+    other = code[:, None] + np.array(steps)[None, :]
+    pos = np.minimum(np.searchsorted(code, other), len(code) - 1)
+    nbr = np.where(code[pos] == other, pos, -1)
+    counts = own + np.where(nbr >= 0, own[nbr], 0).sum(axis=1)
     order = np.argsort(-counts, kind="stable")
     # Matches grouped by bin, so a bin's neighbourhood is gathered without scanning every
     # match: the peak lies in the bin, and tolerance + 0.5 < q keeps its joiners within one
@@ -442,15 +468,9 @@ def _candidates(
             continue
         g = int(uniq[u, 0])
         peak = np.median(shifts[members], axis=0)
-        pool = [members]
-        for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                if dx or dy:
-                    other = code[u] + dx * (2 * span + 1) + dy
-                    pos = int(np.searchsorted(code, other))
-                    if pos < len(code) and code[pos] == other:
-                        pool.append(by_bin[starts[pos] : starts[pos + 1]])
-        near = np.concatenate(pool)
+        near = np.concatenate(
+            [members] + [by_bin[starts[v] : starts[v + 1]] for v in nbr[u] if v >= 0]
+        )
         near = near[~taken[near]]
         near = near[np.abs(shifts[near] - peak).max(axis=1) <= cfg.shift_tolerance + 0.5]
         members = np.sort(near)
@@ -1145,10 +1165,8 @@ def _turned_candidates(
     out = _affine_candidates(c_src, corners[src], src, c_dst, gs, np.eye(2), cfg)
     for angle in (-cfg.turn, cfg.turn) if cfg.turn > 0 else ():
         back, grid, desc, rot = _turned_blocks(gray, cfg, stride, angle)
-        rows, j, g = _query(index, desc, cfg)
+        rows, j, g = _query(index, desc, back - half, cfg)
         c_twin = (corners[j] + half).astype(np.float64)
-        far = np.abs(c_twin - back[rows]).max(axis=1) >= cfg.min_distance
-        rows, j, g, c_twin = rows[far], j[far], g[far], c_twin[far]
         out += _affine_candidates(back[rows], grid[rows], rows, c_twin, g, rot, cfg)
     out.sort(key=lambda c: -len(c.xy))
     return out[: cfg.max_affine]
@@ -1157,7 +1175,7 @@ def _turned_candidates(
 def detect(
     image: np.ndarray, cfg: DenseConfig | None = None, trace: list[Verdict] | None = None
 ) -> KeypointResult:
-    """Find copy-moved regions (translated, flipped or turned by quarter turns) in one figure.
+    """Find copy-moved regions (translated, flipped, turned, rotated or rescaled) in one figure.
 
     Args:
         image: uint8 RGB (H, W, 3) (grey (H, W) and RGBA (H, W, 4) also accepted).
@@ -1188,16 +1206,18 @@ def detect(
     else:
         gray = gray_full
     grayw = gray.astype(np.float32)
-    corners, desc, stride = _blocks(grayw, cfg)
-    queries = None
+    means, bstd = _block_maps(grayw, cfg)
+    x0, y0, stride = _grid(bstd, cfg, cfg.stride, cfg.max_blocks)
+    every_pixel = False
     if cfg.dense_index and stride > 1:
         # Blocks on a grid meet a copy's blocks only when the shift is a multiple of the
         # stride; otherwise the twin is a pixel or more off and its descriptor differs.
         # Indexing every block (queries stay on the grid) gives each copy an exact twin.
-        fine = _blocks(grayw, cfg, stride=1, max_blocks=cfg.max_blocks * stride * stride)
-        if fine[2] == 1:
-            corners, desc = fine[0], fine[1]
-            queries = (corners[:, 0] % stride == 0) & (corners[:, 1] % stride == 0)
+        fx, fy, fine = _grid(bstd, cfg, 1, cfg.max_blocks * stride * stride)
+        if fine == 1:
+            x0, y0, every_pixel = fx, fy, True
+    corners, desc = _describe(means, x0, y0, cfg)
+    queries = (corners % stride == 0).all(axis=1) if every_pixel else None
     empty.n_keypoints, empty.scale = len(corners), s
     index = _index(corners, desc, cfg)
     src, dst, gs = _matches(index, desc, cfg, queries)
