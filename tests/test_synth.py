@@ -18,9 +18,10 @@ from PIL import Image
 from forgeseg.errors import ForgesegError, ParamsError
 from forgeseg.rle import decode_annotation
 from forgeseg.synth import KINDS, apply_geometry, generate_dataset, make_case
+from forgeseg.synth import case as case_module
 from forgeseg.synth.canvas import draw_text, smooth_noise
 from forgeseg.synth.compound import render_compound
-from forgeseg.synth.forge import MAX_FRACTION, MIN_FRACTION, plain_map
+from forgeseg.synth.forge import MAX_FRACTION, MIN_FRACTION, PlacementError, plain_map
 from forgeseg.synth.kinds import render_single
 from forgeseg.synth.microscopy import render_fluorescence
 from forgeseg.synth.photo import PHOTO_SOURCES, render_photo_from
@@ -95,6 +96,33 @@ def test_authentic_only_and_without_twin() -> None:
     assert case.masks.shape == (0, *case.authentic.shape[:2])
     case = make_case(np.random.default_rng(3), with_authentic=False, **SMALL)
     assert case.authentic is None and case.forged is not None and case.masks.shape[0] >= 1
+
+
+def test_a_figure_with_nothing_to_copy_is_drawn_again() -> None:
+    # This stream first renders a 308x364 fluorescence field that is all flat background,
+    # where no forgery fits; on-the-fly training data drew it and the run died in epoch 2.
+    case = make_case(
+        np.random.default_rng([42, 1, 152, 1]), with_authentic=False, min_side=128, max_side=512
+    )
+    union = case.masks.any(axis=0).mean()
+    assert case.forged is not None and MIN_FRACTION <= union <= MAX_FRACTION
+    again = make_case(
+        np.random.default_rng([42, 1, 152, 1]), with_authentic=False, min_side=128, max_side=512
+    )
+    assert np.array_equal(case.forged, again.forged)
+
+
+def test_a_forgery_that_never_fits_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def never(*args, **kwargs):
+        calls.append(1)
+        raise PlacementError("could not place a copy-move forgery in a 9x9 figure")
+
+    monkeypatch.setattr(case_module, "_finish_case", never)
+    with pytest.raises(PlacementError, match="could not place"):
+        make_case(np.random.default_rng(0), **SMALL)
+    assert 1 < len(calls) <= 10  # retried a bounded number of times, then gave up
 
 
 def test_same_rng_same_case_and_modes_occur() -> None:

@@ -11,10 +11,14 @@ import numpy as np
 from forgeseg.errors import ParamsError
 from forgeseg.synth.canvas import Panel
 from forgeseg.synth.compound import render_compound
-from forgeseg.synth.forge import forge
+from forgeseg.synth.forge import PlacementError, forge
 from forgeseg.synth.kinds import ASPECT, SINGLE_KINDS, render_single
 
 __all__ = ["KINDS", "KIND_WEIGHTS", "Case", "make_case"]
+
+# Figures drawn for one forged case, at most. About one rendered figure in 1,500 is nearly
+# all flat background (an empty fluorescence field, say) with nothing to copy.
+_RENDER_TRIES = 5
 
 KINDS: tuple[str, ...] = (*SINGLE_KINDS, "compound")
 # Blots and gels are about half of the real data; compound figures are common in its test set.
@@ -114,6 +118,7 @@ def make_case(
     ``with_authentic=False`` drops the authentic twin of a forged case (``authentic`` None).
     ``post_effects=False`` skips what happens after the forgery (JPEG recompression, global
     noise), so pixels under an exact copy equal the transformed source.
+    A forged case whose figure holds nothing to copy is drawn again (a few times at most).
     Raises :class:`forgeseg.errors.ParamsError` for an unknown kind or bad sizes.
     """
     _check(kind, min_side, max_side)
@@ -121,6 +126,26 @@ def make_case(
         names = list(KIND_WEIGHTS)
         p = np.array([KIND_WEIGHTS[k] for k in names])
         kind = str(rng.choice(names, p=p / p.sum()))
+    args = (kind, min_side, max_side, forged, with_authentic, post_effects)
+    for _ in range(_RENDER_TRIES - 1):
+        try:
+            return _render_case(rng, *args)
+        except PlacementError:
+            # Draw another figure from the same stream: the case stays a function of rng,
+            # and a training run of many thousand figures does not die on one empty field.
+            continue
+    return _render_case(rng, *args)
+
+
+def _render_case(
+    rng: np.random.Generator,
+    kind: str,
+    min_side: int,
+    max_side: int,
+    forged: bool,
+    with_authentic: bool,
+    post_effects: bool,
+) -> Case:
     h, w = _size(rng, kind, min_side, max_side)
     if kind == "compound":
         panel, rects = render_compound(rng, h, w)

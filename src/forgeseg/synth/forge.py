@@ -27,7 +27,14 @@ import numpy as np
 
 from forgeseg.synth.canvas import Obj, blob_mask
 
-__all__ = ["MAX_FRACTION", "MIN_FRACTION", "apply_geometry", "forge", "plain_map"]
+__all__ = [
+    "MAX_FRACTION",
+    "MIN_FRACTION",
+    "PlacementError",
+    "apply_geometry",
+    "forge",
+    "plain_map",
+]
 
 MIN_FRACTION = 0.002
 MAX_FRACTION = 0.08
@@ -45,6 +52,10 @@ _SOURCE_TRIES = 10
 _SIMPLE_SOURCE_TRIES = 60
 
 Rect = tuple[int, int, int, int]
+
+
+class PlacementError(RuntimeError):
+    """No copy-move forgery fits the figure (it holds too little content to copy)."""
 
 
 def apply_geometry(
@@ -436,6 +447,8 @@ def forge(
     ``text``: bool (H, W) marking text and scale bars, never chosen as a source.
     Returns (forged uint8 like ``image``, masks bool (N, H, W) with 1 <= N <= 3, per-instance
     meta dicts). The union of the masks covers MIN_FRACTION..MAX_FRACTION of the figure.
+    Raises :class:`PlacementError` when no forgery fits (a figure that is nearly all flat
+    background, say).
     """
     H, W = image.shape[:2]
     total = H * W
@@ -466,4 +479,4 @@ def forge(
         union = float(stack.any(axis=0).sum()) / total
         if MIN_FRACTION <= union <= MAX_FRACTION:
             return out, stack, metas
-    raise RuntimeError(f"could not place a copy-move forgery in a {H}x{W} figure")
+    raise PlacementError(f"could not place a copy-move forgery in a {H}x{W} figure")
