@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_score.py
 	$(BIN)/python benchmarks/bench_methods.py
 	$(BIN)/python benchmarks/bench_dense_stages.py
+	$(BIN)/python benchmarks/bench_networks.py
 
 clean-venv:
 	rm -rf $(VENV)
