@@ -142,6 +142,22 @@ def test_hard_negatives_and_post_effects_occur() -> None:
     assert {c.meta["n_instances"] for c in cases} >= {1, 2}
 
 
+def test_authentic_figures_are_recompressed_and_noised_as_often_as_forged() -> None:
+    # Post effects on forged figures alone would let a network call "recompressed" forged.
+    cases = list(_cases(160, seed=6))
+    for key in ("jpeg", "authentic_jpeg"):
+        assert 0.15 <= np.mean([c.meta[key] for c in cases]) <= 0.45, key
+    for key in ("noise", "authentic_noise"):
+        assert 0.04 <= np.mean([c.meta[key] > 0 for c in cases]) <= 0.3, key
+    # Authentic-only figures (the test set's, and half of the on-the-fly training data) too.
+    alone = [i for i, c in enumerate(_cases(40, seed=7, forged=False)) if c.meta["authentic_jpeg"]]
+    assert alone
+    rng = [7, alone[0]]
+    done = make_case(np.random.default_rng(rng), forged=False, **SMALL)
+    raw = make_case(np.random.default_rng(rng), forged=False, post_effects=False, **SMALL)
+    assert not np.array_equal(raw.authentic, done.authentic)
+
+
 def test_bad_arguments_raise_params_error() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ParamsError, match="kind"):

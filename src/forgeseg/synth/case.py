@@ -42,8 +42,10 @@ class Case:
     and mode; ``forged`` equals ``authentic`` outside the masks before post effects.
     ``masks``: bool (N, H, W), one channel per instance marking its source and all copies;
     N == 0 when not forged. ``meta``: kind, mode, channels, height, width, n_instances,
-    forged_fraction, transforms, jpeg, noise, hard_negatives, instances (per instance:
-    source, source_box, copies, geometry, photometric, blur, feather, exact, cross_panel).
+    forged_fraction, transforms, jpeg and noise (post effects of the forged figure),
+    authentic_jpeg and authentic_noise (of the authentic one), hard_negatives, instances
+    (per instance: source, source_box, copies, geometry, photometric, blur, feather, exact,
+    cross_panel).
     """
 
     forged: np.ndarray | None
@@ -116,8 +118,8 @@ def make_case(
     ``kind``: one of :data:`KINDS`, or None to draw it with :data:`KIND_WEIGHTS`.
     ``forged=False`` gives an authentic figure only (``Case.forged`` is None, N == 0).
     ``with_authentic=False`` drops the authentic twin of a forged case (``authentic`` None).
-    ``post_effects=False`` skips what happens after the forgery (JPEG recompression, global
-    noise), so pixels under an exact copy equal the transformed source.
+    ``post_effects=False`` skips what happens to a finished figure, forged or authentic (JPEG
+    recompression, global noise), so pixels under an exact copy equal the transformed source.
     A forged case whose figure holds nothing to copy is drawn again (a few times at most).
     Raises :class:`forgeseg.errors.ParamsError` for an unknown kind or bad sizes.
     """
@@ -154,6 +156,26 @@ def _render_case(
     return _finish_case(rng, panel, rects, kind, forged, with_authentic, post_effects)
 
 
+def _post_effects(rng: np.random.Generator, img: np.ndarray) -> tuple[np.ndarray, bool, float]:
+    """What happens to a figure after it is made: JPEG recompression (30%), global noise
+    (15%). Returns the figure, whether it was recompressed, and the noise sigma (0 if none).
+
+    Authentic figures go through it as often as forged ones: were it the forged figures'
+    alone, "recompressed or noisier" would tell a network forged from authentic, a cue that
+    flags every authentic figure ever saved as JPEG.
+    """
+    jpeg, sigma = False, 0.0
+    if rng.random() < 0.3:
+        img, jpeg = _jpeg(rng, img), True
+    if rng.random() < 0.15:
+        sigma = round(float(rng.uniform(0.5, 2.0)), 2)
+        noisy = img.astype(np.float32) + rng.normal(0, sigma, img.shape).astype(np.float32)
+        if img.ndim == 3 and img.shape[2] == 4:
+            noisy[:, :, 3] = img[:, :, 3]
+        img = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    return img, jpeg, sigma
+
+
 def _finish_case(
     rng: np.random.Generator,
     panel: Panel,
@@ -188,23 +210,26 @@ def _finish_case(
         "transforms": [],
         "jpeg": False,
         "noise": 0.0,
+        "authentic_jpeg": False,
+        "authentic_noise": 0.0,
         "instances": [],
     }
     if not forged:
+        if post_effects:
+            authentic, meta["authentic_jpeg"], meta["authentic_noise"] = _post_effects(
+                rng, authentic
+            )
         return Case(None, authentic, np.zeros((0, h, w), bool), meta)
     forged_rgb, masks, instances = forge(rng, rgb, rects, panel.objects, panel.annotations)
     out = _to_mode(forged_rgb, mode)
     if post_effects:
-        if rng.random() < 0.3:
-            out = _jpeg(rng, out)
-            meta["jpeg"] = True
-        if rng.random() < 0.15:
-            sigma = round(float(rng.uniform(0.5, 2.0)), 2)
-            noisy = out.astype(np.float32) + rng.normal(0, sigma, out.shape).astype(np.float32)
-            if out.ndim == 3 and out.shape[2] == 4:
-                noisy[:, :, 3] = out[:, :, 3]
-            out = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
-            meta["noise"] = sigma
+        out, meta["jpeg"], meta["noise"] = _post_effects(rng, out)
+        if with_authentic:
+            # Drawn after the forged figure's, so forged figures are the same as before
+            # authentic ones were treated alike.
+            authentic, meta["authentic_jpeg"], meta["authentic_noise"] = _post_effects(
+                rng, authentic
+            )
     meta["n_instances"] = len(instances)
     meta["forged_fraction"] = round(float(masks.any(axis=0).mean()), 6)
     meta["transforms"] = sorted({t for inst in instances for t in inst["transforms"]})

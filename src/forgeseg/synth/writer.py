@@ -78,7 +78,7 @@ def _meta_row(case_id: str, subset: str, label: str, meta: dict[str, Any]) -> di
         "n_instances": meta["n_instances"] if forged else 0,
         "forged_fraction": meta["forged_fraction"] if forged else 0.0,
         "transforms": "+".join(meta["transforms"]) if forged else "",
-        "jpeg": bool(meta["jpeg"]) if forged else False,
+        "jpeg": bool(meta["jpeg"] if forged else meta["authentic_jpeg"]),
     }
 
 
