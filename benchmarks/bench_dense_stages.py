@@ -37,7 +37,7 @@ from forgeseg.detect import read_truth
 from forgeseg.imageio import read_image
 from forgeseg.infer import load_solution
 from forgeseg.params import load_params
-from forgeseg.stage import setup_logging
+from forgeseg.stage import run_main, setup_logging
 
 ON_TRUTH = 0.5  # share of a footprint or instance that must lie on the truth
 
@@ -137,4 +137,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # A bad params file or data root is one line on stderr, not a traceback.
+    run_main(main)

@@ -31,7 +31,7 @@ from forgeseg.imageio import read_image
 from forgeseg.params import load_params, resolve_device
 from forgeseg.postprocess import Evidence, PostprocessConfig, calibrate, outcome, tabulate
 from forgeseg.predict import Predictor
-from forgeseg.stage import setup_logging
+from forgeseg.stage import run_main, setup_logging
 
 log = logging.getLogger("bench_methods")
 
@@ -209,4 +209,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # A bad params file or data root is one line on stderr, not a traceback.
+    run_main(main)

@@ -34,7 +34,7 @@ from forgeseg.infer import load_solution
 from forgeseg.metrics import roc_auc
 from forgeseg.params import load_params, resolve_device
 from forgeseg.predict import Predictor
-from forgeseg.stage import setup_logging
+from forgeseg.stage import run_main, setup_logging
 
 ARCHS = {"plain U-Net": "unet", "self-correlation U-Net": "selfcorr_unet"}
 PIXEL_STEP = 4  # every 4th pixel along each axis: ROC AUC needs every score in memory
@@ -145,4 +145,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # A bad params file or data root is one line on stderr, not a traceback.
+    run_main(main)
