@@ -37,7 +37,7 @@ from forgeseg.detect import read_truth
 from forgeseg.imageio import read_image
 from forgeseg.infer import load_solution
 from forgeseg.params import load_params
-from forgeseg.stage import run_main, setup_logging
+from forgeseg.stage import run_main
 
 ON_TRUTH = 0.5  # share of a footprint or instance that must lie on the truth
 
@@ -72,7 +72,6 @@ def main() -> None:
     ap.add_argument("--json", default="benchmarks/results/dense_stages.json")
     ap.add_argument("--md", default="benchmarks/results/dense_stages.md")
     args = ap.parse_args()
-    setup_logging()
     params = load_params(args.params)
     root = Path(params["data"]["root"])
     cfg = DenseConfig.from_dict(params["detect"].get("dense") or {})

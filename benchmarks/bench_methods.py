@@ -31,7 +31,7 @@ from forgeseg.imageio import read_image
 from forgeseg.params import load_params, resolve_device
 from forgeseg.postprocess import Evidence, PostprocessConfig, calibrate, outcome, tabulate
 from forgeseg.predict import Predictor
-from forgeseg.stage import run_main, setup_logging
+from forgeseg.stage import run_main
 
 log = logging.getLogger("bench_methods")
 
@@ -91,7 +91,6 @@ def main() -> None:
     ap.add_argument("--out", default="metrics/benchmark.json")
     ap.add_argument("--md", default="benchmarks/results/methods.md")
     args = ap.parse_args()
-    setup_logging()
     params = load_params(args.params)
     work = Path(args.work)
     device = resolve_device(params["base"].get("device"))

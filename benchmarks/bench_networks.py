@@ -34,7 +34,7 @@ from forgeseg.infer import load_solution
 from forgeseg.metrics import roc_auc
 from forgeseg.params import load_params, resolve_device
 from forgeseg.predict import Predictor
-from forgeseg.stage import run_main, setup_logging
+from forgeseg.stage import run_main
 
 ARCHS = {"plain U-Net": "unet", "self-correlation U-Net": "selfcorr_unet"}
 PIXEL_STEP = 4  # every 4th pixel along each axis: ROC AUC needs every score in memory
@@ -76,7 +76,6 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/networks.json")
     ap.add_argument("--md", default="benchmarks/results/networks.md")
     args = ap.parse_args()
-    setup_logging()
     params = load_params(args.params)
     device = resolve_device(params["base"].get("device"))
     overrides = {
