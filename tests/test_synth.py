@@ -21,7 +21,13 @@ from forgeseg.synth import KINDS, apply_geometry, generate_dataset, make_case
 from forgeseg.synth import case as case_module
 from forgeseg.synth.canvas import draw_text, smooth_noise
 from forgeseg.synth.compound import render_compound
-from forgeseg.synth.forge import MAX_FRACTION, MIN_FRACTION, PlacementError, plain_map
+from forgeseg.synth.forge import (
+    MAX_FRACTION,
+    MIN_FRACTION,
+    MIN_REGION,
+    PlacementError,
+    plain_map,
+)
 from forgeseg.synth.kinds import render_single
 from forgeseg.synth.microscopy import render_fluorescence
 from forgeseg.synth.photo import PHOTO_SOURCES, render_photo_from
@@ -53,6 +59,18 @@ def test_every_kind_renders_a_valid_forged_pair(kind: str) -> None:
         assert np.array_equal(f[~union], a[~union])
         assert not np.array_equal(f[union], a[union])
         assert case.meta["kind"] == kind and case.meta["n_instances"] == m.shape[0]
+
+
+def test_copies_in_small_figures_are_objects_not_dots() -> None:
+    # The fraction alone would give 6x6 px copies in a 130 px figure; the region floor keeps
+    # a copy something a forger moves and a detector (or an analyst) can see.
+    areas = [
+        int(ch.sum())
+        for case in _cases(40, seed=5, min_side=128, max_side=160, with_authentic=False)
+        for ch in case.masks
+    ]
+    assert np.median(areas) >= 1.5 * MIN_REGION
+    assert np.mean(np.array(areas) >= MIN_REGION) >= 0.8
 
 
 def test_mask_is_source_plus_copies_and_copies_equal_transformed_source() -> None:

@@ -30,6 +30,7 @@ from forgeseg.synth.canvas import Obj, blob_mask
 __all__ = [
     "MAX_FRACTION",
     "MIN_FRACTION",
+    "MIN_REGION",
     "PlacementError",
     "apply_geometry",
     "forge",
@@ -39,6 +40,11 @@ __all__ = [
 MIN_FRACTION = 0.002
 MAX_FRACTION = 0.08
 _MARGIN = 2  # px kept free between any two boxes, so feathering never touches a neighbour
+# Smallest copied region, in pixels (about 16x16): a band, a cell, a lane, the least a forger
+# moves and an analyst sees. Figures here are drawn smaller than real ones (128-640 px against
+# up to 3888) to keep CPU runs short; sized by the real 0.2-7% fraction alone, a copy in a
+# 130 px figure would be 6x6 px, a dot no method (and no annotator) could find.
+MIN_REGION = 256
 _MIN_STD = 6.0  # gray levels of content a copied region must hold, at least
 _CANDIDATES = 6  # valid copy positions compared before choosing the best-blending one
 _MIN_CHANGE = 10.0  # mean absolute change (gray levels) a paste must make: no invisible labels
@@ -193,7 +199,8 @@ def _pick_source(
     H, W = img.shape[:2]
     if objects and rng.random() < 0.65:
         areas = np.array([(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]) for o in objects], float)
-        fit = np.flatnonzero((areas > area / 6) & (areas < area * 4))
+        # Objects a little under the floor still pass (a band is thin); a lone 8 px cell does not.
+        fit = np.flatnonzero((areas > max(area / 6, MIN_REGION / 2)) & (areas < area * 4))
         if fit.size:
             o = objects[int(rng.choice(fit))]
             y0, x0, y1, x1 = o.box
@@ -338,7 +345,7 @@ def _instance(
         out,
         rects,
         [] if force_simple else objects,
-        area / (1 + n_copies),
+        max(area / (1 + n_copies), MIN_REGION),
         used,
         0.0 if force_simple else max(_MIN_STD, 0.35 * _global_std(out)),
         plain,
