@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from forgeseg import dense as dense_module
 from forgeseg.dense import (
     DenseConfig,
     _candidates,
@@ -199,6 +200,28 @@ def test_tells_a_copy_from_a_lookalike_by_its_grain() -> None:
     assert detect(lookalike, loose).instances.shape[0] == 1  # what the residual test stops
 
 
+def test_where_grain_cannot_be_compared_only_equal_pixels_make_a_copy(monkeypatch) -> None:
+    # A band whose mottling is coarser than the page's grain leaves the residual test no
+    # pixels to use (it returns NaN). There an untouched copy still equals its source to
+    # the grey level; a look-alike under its own grain does not.
+    monkeypatch.setattr(dense_module, "_residual", lambda *a, **k: float("nan"))
+    forged, truth = _twins(copied=True)
+    trace: list = []
+    res = detect(forged, trace=trace)
+    assert res.instances.shape == (1, H, W)
+    assert (res.instances[0] & truth).sum() > 0.5 * res.instances[0].sum()
+    # The fine-texture correlation already stops this look-alike; turned off, the
+    # exactness test must stop it alone.
+    lookalike, _ = _twins(copied=False)
+    trace = []
+    loose = DenseConfig(min_hp_zncc=-1.0)
+    assert detect(lookalike, loose, trace=trace).instances.shape == (0, H, W)
+    assert "min_exact" in {v.outcome for v in trace}
+    # Without it, the stroke test is all that is left, and a band is no stroke.
+    looser = DenseConfig(min_hp_zncc=-1.0, min_exact=0.0)
+    assert detect(lookalike, looser).instances.shape[0] == 1
+
+
 def test_silent_on_a_regular_pattern_repeated_pixel_for_pixel() -> None:
     # Wells or ladder rungs stamped at a fixed pitch, grain included: every multiple of the
     # pitch matches, which a copy-move does not.
@@ -339,6 +362,8 @@ def test_config_checks_the_new_settings() -> None:
         DenseConfig.from_dict({"turn": -5})
     with pytest.raises(ParamsError, match="min_affine_zncc"):
         DenseConfig.from_dict({"min_affine_zncc": 1.5})
+    with pytest.raises(ParamsError, match="min_exact"):
+        DenseConfig.from_dict({"min_exact": 1.2})
 
 
 def test_trace_names_the_check_that_stopped_each_candidate() -> None:

@@ -48,7 +48,10 @@ Larger rotations are left to :mod:`forgeseg.keypoints`.
    over what two independent grains of the figure leave (``max_residual``). A copy carries
    its source's grain (residual near 0, or the noise added after the forgery); bands,
    cells and glyphs drawn one by one do not (residual about 1), however alike their
-   outlines. In a figure with grain, a region where that cannot be measured is rejected;
+   outlines. In a figure with grain, a region where that cannot be measured (a band whose
+   mottling is coarser than grain) is kept only when nearly all its pixels equal the mapped
+   source's to the grey level (``min_exact``: an untouched flip, turn or translation;
+   objects drawn apart never agree so closely, typeset labels reach about 0.6-0.7);
    in a figure without grain (clean graphics) the stroke test stands in for it: regions
    whose ink is thin strokes (``min_stroke``: text, ladder rungs, plot lines) are rejected.
 8. Source and copy are one instance, and instances that overlap (one object pasted several
@@ -129,6 +132,7 @@ class DenseConfig:
     max_self_overlap: float = 0.2  # share of the source region its own copy may cover
     core_erode: int = 3  # px (full resolution) the block footprint is eroded for the checks
     max_residual: float = 0.5  # copy-minus-source fine residual over twice the grain, at most
+    min_exact: float = 0.9  # where that residual cannot be measured: share of equal pixels
     min_zncc: float = 0.98  # correlation of the source region and its mapped copy
     min_hp_zncc: float = 0.9  # ... of their fine texture (image minus its blur)
     hp_sigma: float = 1.5  # blur removed before the fine-texture correlation
@@ -168,7 +172,13 @@ class DenseConfig:
             raise ParamsError(f"dense.affine must be true or false; got {self.affine!r}")
         if not isinstance(self.flips, bool):
             raise ParamsError(f"dense.flips must be true or false; got {self.flips!r}")
-        for name in ("max_self_overlap", "max_flat", "merge_overlap", "grain_quantile"):
+        for name in (
+            "max_self_overlap",
+            "max_flat",
+            "merge_overlap",
+            "grain_quantile",
+            "min_exact",
+        ):
             v = getattr(self, name)
             if not _is_number(v) or not 0.0 <= v <= 1.0:
                 raise ParamsError(f"dense.{name} must be a number in [0, 1]; got {v!r}")
@@ -994,14 +1004,28 @@ def _verify(
     if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
         return "self_overlap"
     residual = _residual(grayf, warped, valid, dst_mask, grain, cfg)
-    if residual > cfg.max_residual or (grain > 0 and not np.isfinite(residual)):
-        # In a figure with grain, a copy that shows none of it shared is not proven.
+    if residual > cfg.max_residual:
         return "max_residual"
+    exact = False
+    if grain > 0 and not np.isfinite(residual):
+        # In a figure with grain, a copy that shows none of it shared is not proven, unless
+        # its pixels equal the source's outright: a band's mottling can be too coarse to
+        # pass for grain, yet two bands drawn apart never agree to the grey level.
+        if cand.linear is not None:
+            return "max_residual"  # resampled: no pixel equals its source exactly
+        if _exact_share(grayf, warped, valid, dst_mask) < cfg.min_exact:
+            return "min_exact"
+        exact = True
     # Text and ladder rungs are thin strokes; where the residual test was made they are
     # already out (glyphs drawn one by one do not share grain), and a stroke test there
-    # would also drop copies of fine structure (cell outlines, speckle). Figures without
-    # grain (clean graphics) keep it.
-    if not np.isfinite(residual) and stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke:
+    # would also drop copies of fine structure (cell outlines, speckle). So does the
+    # exactness test (typeset labels agree on 60-70% of their pixels, copies on 94-99%).
+    # Figures without grain (clean graphics) keep it.
+    if (
+        not np.isfinite(residual)
+        and not exact
+        and stroke_width(gray_full, dst_mask | src_mask) < cfg.min_stroke
+    ):
         return "min_stroke"
     half = (cfg.block - 1) / 2
     sp = ((cand.xy + half + 0.5) / s - 0.5).astype(np.float32)
@@ -1017,6 +1041,18 @@ def _verify(
         dst_points=(sp @ matrix[:, :2].T.astype(np.float32) + matrix[:, 2].astype(np.float32)),
     )
     return dst_mask | src_mask, tr
+
+
+def _exact_share(
+    grayf: np.ndarray, warped: np.ndarray, valid: np.ndarray, dst_mask: np.ndarray
+) -> float:
+    """Share of the copy's inner pixels (``dst_mask``, bool (H, W), less a 2 px rim) whose
+    grey level equals the mapped source's: near 1 for an untouched flip, turn or
+    translation, a small share for two objects drawn apart in a figure with grain."""
+    inner = _erode(dst_mask, 2) & valid
+    if inner.sum() < 16:
+        return 0.0
+    return float((np.abs(grayf[inner] - warped[inner]) <= 0.5).mean())
 
 
 def _residual(
