@@ -12,7 +12,8 @@ lands in exactly one row:
 - `no candidate`: no candidate transform lay on the truth (the votes never gathered: the
   copy is rotated or rescaled, too small for `min_blocks`, or drowned by other votes).
 
-Authentic figures count as `flagged` when any instance is reported. The transforms the
+Authentic figures count as `flagged` when any instance is reported (and are listed per
+figure in the JSON, row `flagged` or `clean`). The transforms the
 generator applied (from `meta.csv`, when the data root has one) are tallied per row, so the
 next improvement can aim at the largest loss. Writes `benchmarks/results/dense_stages.json`
 and `benchmarks/results/dense_stages.md`.
@@ -93,7 +94,18 @@ def main() -> None:
             res = detect(image, cfg, trace=trace)
             if truth.shape[0] == 0:
                 n_authentic += 1
-                flagged += int(res.instances.shape[0] > 0)
+                hit = res.instances.shape[0] > 0
+                flagged += int(hit)
+                # Kept per figure too: which kinds of look-alike a change lets through.
+                figures.append(
+                    {
+                        "uid": rec.uid,
+                        "split": split,
+                        "kind": rec.kind,
+                        "row": "flagged" if hit else "clean",
+                        "meta": meta.get((rec.case_id, "authentic"), {}),
+                    }
+                )
                 continue
             row = classify(trace, res.instances, truth)
             rows[row] += 1
