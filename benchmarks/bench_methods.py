@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from forgeseg.params import load_params, resolve_device
 from forgeseg.postprocess import Evidence, PostprocessConfig, calibrate, outcome, tabulate
 from forgeseg.predict import Predictor
 from forgeseg.stage import run_main
+from workcache import SRC, file_digest, is_fresh, mark_fresh, source_digest, work_key
 
 log = logging.getLogger("bench_methods")
 
@@ -97,22 +99,35 @@ def main() -> None:
 
     # 1. The plain U-Net, same params but the architecture.
     unet_path = work / "unet.pt"
+    p = copy.deepcopy(params)
+    p["model"]["arch"] = "unet"
+    unet_key = work_key(
+        params={k: p[k] for k in ("base", "data", "synth", "model", "train")},
+        splits=file_digest("data/splits/train.csv", "data/splits/val.csv"),
+        source=source_digest(),
+    )
     t0 = time.perf_counter()
-    if not unet_path.exists():
+    if not is_fresh(unet_path, unet_key):
         from forgeseg.train import train
 
-        p = copy.deepcopy(params)
-        p["model"]["arch"] = "unet"
+        # A half-finished run of older data or code must not be resumed.
+        (work / "unet_last.pt").unlink(missing_ok=True)
+        log.info("training the plain U-Net (no checkpoint for these params, data and code)")
         train(p, model_out=unet_path, last_out=work / "unet_last.pt", live_dir=work / "unet_live")
+        mark_fresh(unet_path, unet_key)
     train_s = time.perf_counter() - t0
     nets = {"unet": Predictor(unet_path, device), "selfcorr": Predictor("models/model.pt", device)}
 
     # 2. A larger generated test set from another seed (its own train part is unused).
     large_root = work / f"large_{args.large}_{args.large_seed}"
-    if not (large_root / "test_solution.csv").exists():
+    s = params["synth"]
+    large_key = work_key(sides=[s["min_side"], s["max_side"]], source=source_digest(SRC / "synth"))
+    if not is_fresh(large_root / "test_solution.csv", large_key):
         from forgeseg.synth import generate_dataset
 
-        s = params["synth"]
+        # Figures of an older generator would be scored as if they were these.
+        shutil.rmtree(large_root, ignore_errors=True)
+        log.info("generating the large test set (%d figures, seed %d)", args.large, args.large_seed)
         generate_dataset(
             large_root,
             n=2,
@@ -123,6 +138,7 @@ def main() -> None:
             max_side=s["max_side"],
             workers=params["base"]["workers"],
         )
+        mark_fresh(large_root / "test_solution.csv", large_key)
 
     det, ev_cfg = params["detect"], params["evaluate"]
     grids = {

@@ -11,7 +11,8 @@ every figure of the split) and image ROC AUC of the image head (forged against a
 figures). 0.5 is chance.
 
 Writes `benchmarks/results/networks.json` and `benchmarks/results/networks.md`;
-checkpoints go to `--work` (reused when present, so a rerun only scores).
+checkpoints go to `--work` (reused while params, splits and code are unchanged, so a rerun
+only scores).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ from forgeseg.metrics import roc_auc
 from forgeseg.params import load_params, resolve_device
 from forgeseg.predict import Predictor
 from forgeseg.stage import run_main
+from workcache import file_digest, is_fresh, mark_fresh, source_digest, work_key
+
+log = logging.getLogger("bench_networks")
 
 ARCHS = {"plain U-Net": "unet", "self-correlation U-Net": "selfcorr_unet"}
 PIXEL_STEP = 4  # every 4th pixel along each axis: ROC AUC needs every score in memory
@@ -96,19 +101,29 @@ def main() -> None:
     # Timings of an earlier run are kept only when it trained these same checkpoints.
     previous = previous["rows"] if previous.get("train_overrides") == overrides else {}
     results: dict[str, Any] = {"train_overrides": overrides, "device": device, "rows": {}}
+    splits_digest = file_digest("data/splits/train.csv", "data/splits/val.csv")
+    src = source_digest()
     for row, arch in ARCHS.items():
         ckpt = work / f"{arch}_{tag}.pt"
         entry: dict[str, Any] = {"arch": arch}
-        if ckpt.exists():
+        p = copy.deepcopy(params)
+        p["model"]["arch"] = arch
+        p["train"].update(overrides)
+        key = work_key(
+            params={k: p[k] for k in ("base", "data", "synth", "model", "train")},
+            splits=splits_digest,
+            source=src,
+        )
+        if is_fresh(ckpt, key):
             # Scored again without training: keep the timing the training run recorded.
             if "train" in previous.get(row, {}):
                 entry["train"] = previous[row]["train"]
         else:
             from forgeseg.train import train
 
-            p = copy.deepcopy(params)
-            p["model"]["arch"] = arch
-            p["train"].update(overrides)
+            # A half-finished run of older data or code must not be resumed.
+            (work / f"{arch}_last.pt").unlink(missing_ok=True)
+            log.info("training %s (no checkpoint for these params, data and code)", arch)
             t0 = time.perf_counter()
             res = train(
                 p, model_out=ckpt, last_out=work / f"{arch}_last.pt", live_dir=work / f"{arch}_live"
@@ -117,6 +132,7 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - t0, 1),
                 "figures_per_second": round(res.figures_per_second, 2),
             }
+            mark_fresh(ckpt, key)
         predictor = Predictor(ckpt, device)
         for split, (records, solution) in splits.items():
             entry[split] = score_split(predictor, records, solution)
