@@ -122,7 +122,8 @@ def main() -> None:
     large_root = work / f"large_{args.large}_{args.large_seed}"
     s = params["synth"]
     large_key = work_key(sides=[s["min_side"], s["max_side"]], source=source_digest(SRC / "synth"))
-    if not is_fresh(large_root / "test_solution.csv", large_key):
+    # The key sits beside the folder: inside it, the strict scan would call it a stray file.
+    if not is_fresh(large_root, large_key):
         from forgeseg.synth import generate_dataset
 
         # Figures of an older generator would be scored as if they were these.
@@ -138,7 +139,7 @@ def main() -> None:
             max_side=s["max_side"],
             workers=params["base"]["workers"],
         )
-        mark_fresh(large_root / "test_solution.csv", large_key)
+        mark_fresh(large_root, large_key)
 
     det, ev_cfg = params["detect"], params["evaluate"]
     grids = {
