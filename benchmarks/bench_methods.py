@@ -33,7 +33,7 @@ from forgeseg.params import load_params, resolve_device
 from forgeseg.postprocess import Evidence, PostprocessConfig, calibrate, outcome, tabulate
 from forgeseg.predict import Predictor
 from forgeseg.stage import run_main
-from workcache import SRC, file_digest, is_fresh, mark_fresh, source_digest, work_key
+from workcache import SRC, is_fresh, mark_fresh, source_digest, training_key, work_key
 
 log = logging.getLogger("bench_methods")
 
@@ -101,11 +101,7 @@ def main() -> None:
     unet_path = work / "unet.pt"
     p = copy.deepcopy(params)
     p["model"]["arch"] = "unet"
-    unet_key = work_key(
-        params={k: p[k] for k in ("base", "data", "synth", "model", "train")},
-        splits=file_digest("data/splits/train.csv", "data/splits/val.csv"),
-        source=source_digest(),
-    )
+    unet_key = training_key(p)
     t0 = time.perf_counter()
     if not is_fresh(unet_path, unet_key):
         from forgeseg.train import train

@@ -37,7 +37,7 @@ from forgeseg.metrics import roc_auc
 from forgeseg.params import load_params, resolve_device
 from forgeseg.predict import Predictor
 from forgeseg.stage import run_main
-from workcache import file_digest, is_fresh, mark_fresh, source_digest, work_key
+from workcache import is_fresh, mark_fresh, training_key
 
 log = logging.getLogger("bench_networks")
 
@@ -101,19 +101,13 @@ def main() -> None:
     # Timings of an earlier run are kept only when it trained these same checkpoints.
     previous = previous["rows"] if previous.get("train_overrides") == overrides else {}
     results: dict[str, Any] = {"train_overrides": overrides, "device": device, "rows": {}}
-    splits_digest = file_digest("data/splits/train.csv", "data/splits/val.csv")
-    src = source_digest()
     for row, arch in ARCHS.items():
         ckpt = work / f"{arch}_{tag}.pt"
         entry: dict[str, Any] = {"arch": arch}
         p = copy.deepcopy(params)
         p["model"]["arch"] = arch
         p["train"].update(overrides)
-        key = work_key(
-            params={k: p[k] for k in ("base", "data", "synth", "model", "train")},
-            splits=splits_digest,
-            source=src,
-        )
+        key = training_key(p)
         if is_fresh(ckpt, key):
             # Scored again without training: keep the timing the training run recorded.
             if "train" in previous.get(row, {}):

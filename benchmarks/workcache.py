@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,16 @@ def work_key(**parts: Any) -> str:
     """One key from named parts (params sections, digests); order does not matter."""
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def training_key(params: Mapping[str, Any]) -> str:
+    """Key of a network trained with ``params`` (the full params, overrides applied) on the
+    current split files by the current library."""
+    return work_key(
+        params={k: params[k] for k in ("base", "data", "synth", "model", "train")},
+        splits=file_digest("data/splits/train.csv", "data/splits/val.csv"),
+        source=source_digest(),
+    )
 
 
 def _key_file(product: Path) -> Path:

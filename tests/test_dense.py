@@ -206,14 +206,13 @@ def test_where_grain_cannot_be_compared_only_equal_pixels_make_a_copy(monkeypatc
     # the grey level; a look-alike under its own grain does not.
     monkeypatch.setattr(dense_module, "_residual", lambda *a, **k: float("nan"))
     forged, truth = _twins(copied=True)
-    trace: list = []
-    res = detect(forged, trace=trace)
+    res = detect(forged)
     assert res.instances.shape == (1, H, W)
     assert (res.instances[0] & truth).sum() > 0.5 * res.instances[0].sum()
     # The fine-texture correlation already stops this look-alike; turned off, the
     # exactness test must stop it alone.
     lookalike, _ = _twins(copied=False)
-    trace = []
+    trace: list = []
     loose = DenseConfig(min_hp_zncc=-1.0)
     assert detect(lookalike, loose, trace=trace).instances.shape == (0, H, W)
     assert "min_exact" in {v.outcome for v in trace}
