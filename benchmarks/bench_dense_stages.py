@@ -8,7 +8,7 @@ lands in exactly one row:
 
 - `found`: an instance covers the truth (most of the instance lies on it);
 - `rejected: <check>`: a candidate transform lay on the truth, but the named check of
-  `forgeseg.dense.DenseConfig` stopped it (the first such candidate's check is counted);
+  `forgeseg.matchers.dense.core.DenseConfig` stopped it (the first such candidate's check is counted);
 - `no candidate`: no candidate transform lay on the truth (the votes never gathered: the
   copy is rotated or rescaled, too small for `min_blocks`, or drowned by other votes).
 
@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from forgeseg.atomic import write_json, write_text
-from forgeseg.dataset import read_index
-from forgeseg.dense import DenseConfig, Verdict, detect
-from forgeseg.detect import read_truth
-from forgeseg.imageio import read_image
-from forgeseg.infer import load_solution
+from forgeseg.core.atomic import write_json, write_text
+from forgeseg.core.imageio import read_image
+from forgeseg.core.logs import run_main
+from forgeseg.data.layout import read_index
+from forgeseg.decision.detector import read_truth
+from forgeseg.matchers.dense.core import DenseConfig, Verdict, detect
 from forgeseg.params import load_params
-from forgeseg.stage import run_main
+from forgeseg.pipeline.infer import load_solution
 
 ON_TRUTH = 0.5  # share of a footprint or instance that must lie on the truth
 

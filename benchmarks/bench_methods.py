@@ -24,15 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from forgeseg.atomic import write_json, write_text
-from forgeseg.dataset import read_index, scan
-from forgeseg.detect import Detector, combine_matches, read_truth
-from forgeseg.evaluate import summarize
-from forgeseg.imageio import read_image
+from forgeseg.core.atomic import write_json, write_text
+from forgeseg.core.imageio import read_image
+from forgeseg.core.logs import run_main
+from forgeseg.data.layout import read_index, scan
+from forgeseg.decision.detector import Detector, combine_matches, read_truth
+from forgeseg.decision.rules import Evidence, PostprocessConfig, calibrate, outcome, tabulate
+from forgeseg.models.predictor import Predictor
 from forgeseg.params import load_params, resolve_device
-from forgeseg.postprocess import Evidence, PostprocessConfig, calibrate, outcome, tabulate
-from forgeseg.predict import Predictor
-from forgeseg.stage import run_main
+from forgeseg.pipeline.evaluate import summarize
 from workcache import SRC, is_fresh, mark_fresh, source_digest, training_key, work_key
 
 log = logging.getLogger("bench_methods")
@@ -55,8 +55,8 @@ def _tables(records, nets: dict[str, Predictor], detector: Detector, grids, solu
     """Figure tables per (network, matchers) combination; each detector runs once a figure."""
     from tqdm import tqdm
 
-    from forgeseg.dense import detect as dense_detect
-    from forgeseg.keypoints import detect as kp_detect
+    from forgeseg.matchers.dense.core import detect as dense_detect
+    from forgeseg.matchers.sift import detect as kp_detect
 
     out: dict[tuple, list] = {c: [] for c in COMBOS}
     for rec in tqdm(records, desc=desc):
@@ -104,7 +104,7 @@ def main() -> None:
     unet_key = training_key(p)
     t0 = time.perf_counter()
     if not is_fresh(unet_path, unet_key):
-        from forgeseg.train import train
+        from forgeseg.pipeline.train import train
 
         # A half-finished run of older data or code must not be resumed.
         (work / "unet_last.pt").unlink(missing_ok=True)
@@ -146,7 +146,7 @@ def main() -> None:
         "min_area_fraction": float(det.get("min_area_fraction", 0.0)),
     }
     matcher = Detector.from_params(det, model_path=None, postprocess=PostprocessConfig("keypoints"))
-    from forgeseg.infer import load_solution
+    from forgeseg.pipeline.infer import load_solution
 
     sets = {
         "val": (read_index("data/splits/val.csv"), None),

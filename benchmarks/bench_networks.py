@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from forgeseg.atomic import write_json, write_text
-from forgeseg.dataset import read_index
-from forgeseg.detect import read_truth
-from forgeseg.imageio import read_image
-from forgeseg.infer import load_solution
-from forgeseg.metrics import roc_auc
+from forgeseg.core.atomic import write_json, write_text
+from forgeseg.core.imageio import read_image
+from forgeseg.core.logs import run_main
+from forgeseg.data.layout import read_index
+from forgeseg.decision.detector import read_truth
+from forgeseg.models.predictor import Predictor
 from forgeseg.params import load_params, resolve_device
-from forgeseg.predict import Predictor
-from forgeseg.stage import run_main
+from forgeseg.pipeline.infer import load_solution
+from forgeseg.scoring.metrics import roc_auc
 from workcache import is_fresh, mark_fresh, training_key
 
 log = logging.getLogger("bench_networks")
@@ -113,7 +113,7 @@ def main() -> None:
             if "train" in previous.get(row, {}):
                 entry["train"] = previous[row]["train"]
         else:
-            from forgeseg.train import train
+            from forgeseg.pipeline.train import train
 
             # A half-finished run of older data or code must not be resumed.
             (work / f"{arch}_last.pt").unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """Benchmark: read and validate a Kaggle-layout folder of about 5,000 figures.
 
-Target: :func:`forgeseg.dataset.scan` (decode every figure and mask, check them) over
+Target: :func:`forgeseg.data.layout.scan` (decode every figure and mask, check them) over
 5,000 figures in at most 2 minutes with 2 worker processes. Also timed: decoding figures
-and masks one by one with :mod:`forgeseg.imageio` (what the data loaders do), and the
+and masks one by one with :mod:`forgeseg.core.imageio` (what the data loaders do), and the
 index round trip.
 
 The figures are generated once with :func:`forgeseg.synth.generate_dataset` and cached
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from forgeseg.atomic import write_json
-from forgeseg.dataset import read_index, scan, write_index
-from forgeseg.imageio import read_image, read_mask
+from forgeseg.core.atomic import write_json
+from forgeseg.core.imageio import read_image, read_mask
+from forgeseg.data.layout import read_index, scan, write_index
 
 RESULTS = Path(__file__).resolve().parent / "results" / "read.json"
 TIME_LIMIT_S = 120.0

@@ -1,4 +1,4 @@
-"""Time the official score: forgeseg.score against a straightforward per-pixel reference.
+"""Time the official score: forgeseg.scoring.score against a straightforward per-pixel reference.
 
     python benchmarks/bench_score.py [--n 2000] [--size 1000] [--seed 0]
 
@@ -7,7 +7,7 @@ instances (an elliptical source plus its pasted copy), and a submission that per
 (shifted and rescaled blobs, some instances missed, some extra, a few figures called
 authentic). Both CSVs go to a temporary folder. Then it scores the pair twice in the same run:
 
-- ``forgeseg.score.score_files``: true positives counted on the run-length intervals;
+- ``forgeseg.scoring.score.score_files``: true positives counted on the run-length intervals;
 - a reference that decodes every RLE into a full mask with a Python loop over the runs and
   computes each pair's F1 with plain boolean operations, then ``linear_sum_assignment``.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from forgeseg.atomic import write_json
-from forgeseg.score import score_files, write_solution, write_submission
+from forgeseg.core.atomic import write_json
+from forgeseg.scoring.score import score_files, write_solution, write_submission
 
 RESULT = Path(__file__).resolve().parent / "results" / "score.json"
 
@@ -169,7 +169,7 @@ def main() -> None:
         t0 = time.perf_counter()
         report = score_files(sol, sub)
         t_fast = time.perf_counter() - t0
-        print(f"forgeseg.score : {report.mean!r} in {t_fast:.2f} s")
+        print(f"forgeseg.scoring.score : {report.mean!r} in {t_fast:.2f} s")
 
         t0 = time.perf_counter()
         ref = reference_score(sol, sub)

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from forgeseg.atomic import write_json
+from forgeseg.core.atomic import write_json
 from forgeseg.synth import generate_dataset
 
 RESULT = Path(__file__).resolve().parent / "results" / "synth.json"

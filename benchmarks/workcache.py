@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from forgeseg.atomic import write_text
+from forgeseg.core.atomic import write_text
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "forgeseg"
 

@@ -1,9 +1,9 @@
 """Stage eda: dataset statistics (metrics/eda.json, plots/eda/) and a contact sheet."""
 
-from forgeseg.dataset import read_index
-from forgeseg.eda import run_eda
+from forgeseg.core.logs import run_main
+from forgeseg.data.layout import read_index
 from forgeseg.params import load_params
-from forgeseg.stage import run_main
+from forgeseg.pipeline.eda import run_eda
 
 
 def main() -> None:

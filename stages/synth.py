@@ -1,7 +1,7 @@
 """Stage synth: generate the default dataset in the Kaggle layout (data/synth)."""
 
+from forgeseg.core.logs import run_main
 from forgeseg.params import load_params
-from forgeseg.stage import run_main
 from forgeseg.synth import generate_dataset
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg.atomic import atomic_dir, atomic_path, save_npy, save_png, write_json
+from forgeseg.core.atomic import atomic_dir, atomic_path, save_npy, save_png, write_json
 
 
 def test_failed_write_leaves_neither_target_nor_temp(tmp_path):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from forgeseg.checkpoint import load_checkpoint, save_checkpoint
-from forgeseg.errors import DataError
+from forgeseg.core.errors import DataError
+from forgeseg.models.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_round_trip_loads_with_weights_only(tmp_path):

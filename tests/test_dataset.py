@@ -1,4 +1,4 @@
-"""forgeseg.dataset: the Kaggle layout scanned, validated and indexed."""
+"""forgeseg.data.layout: the Kaggle layout scanned, validated and indexed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg.dataset import (
+from forgeseg.core.errors import DataError
+from forgeseg.data.layout import (
     COLUMNS,
     Record,
     ValidationError,
@@ -16,7 +17,6 @@ from forgeseg.dataset import (
     scan,
     write_index,
 )
-from forgeseg.errors import DataError
 
 
 def _png(path: Path, h: int = 8, w: int = 6, mode: str = "RGB") -> None:

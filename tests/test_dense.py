@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from forgeseg import dense as dense_module
-from forgeseg.dense import (
+from forgeseg.core.errors import ParamsError
+from forgeseg.matchers.dense import core as dense_module
+from forgeseg.matchers.dense.core import (
     DenseConfig,
     _candidates,
     _largest_region,
@@ -17,8 +18,7 @@ from forgeseg.dense import (
     grain_sigma,
     stroke_width,
 )
-from forgeseg.errors import ParamsError
-from forgeseg.keypoints import KeypointResult
+from forgeseg.matchers.sift import KeypointResult
 from forgeseg.synth.forge import apply_geometry
 
 H, W = 200, 320

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from forgeseg.detect import Detector, combine_matches
-from forgeseg.errors import ParamsError
-from forgeseg.keypoints import KeypointResult
-from forgeseg.postprocess import PostprocessConfig
+from forgeseg.core.errors import ParamsError
+from forgeseg.decision.detector import Detector, combine_matches
+from forgeseg.decision.rules import PostprocessConfig
+from forgeseg.matchers.sift import KeypointResult
 
 
 def _result(boxes, inliers, shape=(40, 40)):

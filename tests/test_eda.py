@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg.dataset import Record as Rec
-from forgeseg.eda import dataset_stats, run_eda
-from forgeseg.errors import ForgesegError
+from forgeseg.core.errors import ForgesegError
+from forgeseg.data.layout import Record as Rec
+from forgeseg.pipeline.eda import dataset_stats, run_eda
 
 
 @pytest.fixture
 def splits(tmp_path):
     """Six figures: three mask layouts, an empty mask, an authentic, an unlabelled one."""
-    pytest.importorskip("forgeseg.imageio")
+    pytest.importorskip("forgeseg.core.imageio")
 
     def figure(name, h, w):
         path = tmp_path / f"{name}.png"

@@ -1,4 +1,4 @@
-"""forgeseg.imageio: every PNG mode to uint8 RGB, every mask layout to bool (N,H,W)."""
+"""forgeseg.core.imageio: every PNG mode to uint8 RGB, every mask layout to bool (N,H,W)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg import imageio
-from forgeseg.errors import DataError
-from forgeseg.imageio import image_size, read_image, read_mask, verify_image
+from forgeseg.core import imageio
+from forgeseg.core.errors import DataError
+from forgeseg.core.imageio import image_size, read_image, read_mask, verify_image
 
 
 def _rgb(h: int = 12, w: int = 10) -> np.ndarray:

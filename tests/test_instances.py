@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forgeseg.errors import ParamsError
-from forgeseg.instances import build_instances, filter_small, group_overlapping, merge_overlapping
+from forgeseg.core.errors import ParamsError
+from forgeseg.decision.instances import (
+    build_instances,
+    filter_small,
+    group_overlapping,
+    merge_overlapping,
+)
 
 H, W = 160, 200
 

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from forgeseg.errors import ParamsError
-from forgeseg.keypoints import KeypointConfig, KeypointResult, detect
+from forgeseg.core.errors import ParamsError
+from forgeseg.matchers.sift import KeypointConfig, KeypointResult, detect
 
 H, W = 300, 400
 SIZE = 80  # side of the copied patch

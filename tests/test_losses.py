@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from forgeseg.errors import ParamsError
-from forgeseg.losses import build_loss, soft_dice_loss
+from forgeseg.core.errors import ParamsError
 from forgeseg.models import build_model
+from forgeseg.models.losses import build_loss, soft_dice_loss
 
 
 def _batch():

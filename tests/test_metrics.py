@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from forgeseg.metrics import (
+from forgeseg.scoring.metrics import (
     PixelAccumulator,
     confusion,
     dice,

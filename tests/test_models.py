@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from forgeseg.errors import DataError, ParamsError
+from forgeseg.core.errors import DataError, ParamsError
 from forgeseg.models import MASK_VALUE, SelfCorrelation, build_model, exclusion_mask
 
 CELL = 8  # pixels per feature cell in the pixel-patch features below

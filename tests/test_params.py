@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from forgeseg.errors import ParamsError
+from forgeseg.core.errors import ParamsError
 from forgeseg.params import load_params, resolve_device
 
 REPO = Path(__file__).resolve().parents[1]

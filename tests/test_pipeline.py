@@ -100,7 +100,7 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
     infer = json.loads((repo / "metrics/infer.json").read_text())
     assert infer["scored"] is True and infer["n_figures"] == 8
     # The submission is valid for the official scorer.
-    from forgeseg.score import score_files
+    from forgeseg.scoring.score import score_files
 
     report = score_files(
         repo / "data/synth/test_solution.csv", repo / "data/predictions/submission.csv"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from forgeseg.errors import ParamsError
-from forgeseg.postprocess import FigureTable, PostprocessConfig, calibrate, outcome
+from forgeseg.core.errors import ParamsError
+from forgeseg.decision.rules import FigureTable, PostprocessConfig, calibrate, outcome
 
 THRESHOLDS = [0.3, 0.6]
 KP = [0, 20]
@@ -117,8 +117,8 @@ def test_settings_outside_the_grid_and_unknown_methods_are_refused():
 
 
 def test_tiny_instances_are_dropped_by_the_relative_area_floor():
-    from forgeseg.keypoints import KeypointResult
-    from forgeseg.postprocess import Evidence, area_floor, decide
+    from forgeseg.decision.rules import Evidence, area_floor, decide
+    from forgeseg.matchers.sift import KeypointResult
 
     assert area_floor((1000, 1000), 48, 0.001) == 1000
     assert area_floor((100, 100), 48, 0.001) == 48

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg.dataset import Record as Rec
-from forgeseg.render import (
+from forgeseg.data.layout import Record as Rec
+from forgeseg.pipeline.render import (
     PRED_COLORS,
     contact_sheet,
     contact_sheet_by_kind,
@@ -100,7 +100,7 @@ def test_contact_sheet_lays_tiles_on_a_grid():
 
 @pytest.fixture
 def tiny_set(tmp_path):
-    pytest.importorskip("forgeseg.imageio")
+    pytest.importorskip("forgeseg.core.imageio")
     rng = np.random.default_rng(0)
     recs = []
     for kind, n in (("gel", 3), ("microscopy", 2), ("", 1)):

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from forgeseg.errors import ScoreError
-from forgeseg.rle import decode_annotation, encode_annotation, rle_decode, rle_encode
+from forgeseg.core.errors import ScoreError
+from forgeseg.core.rle import decode_annotation, encode_annotation, rle_decode, rle_encode
 
 masks = st.tuples(st.integers(1, 12), st.integers(1, 12)).flatmap(
     lambda hw: arrays(bool, hw, elements=st.booleans())

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forgeseg.dataset import Record
-from forgeseg.errors import ScoreError
-from forgeseg.rle import decode_annotation, encode_annotation, parse_runs
-from forgeseg.score import (
+from forgeseg.core.errors import ScoreError
+from forgeseg.core.rle import decode_annotation, encode_annotation, parse_runs
+from forgeseg.data.layout import Record
+from forgeseg.scoring.score import (
     build_solution,
     of1_image,
     read_solution,
@@ -226,7 +226,9 @@ def test_build_solution_from_records(tmp_path, monkeypatch):
         seen.append((str(path), shape))
         return np.load(path).astype(bool)
 
-    monkeypatch.setitem(sys.modules, "forgeseg.imageio", types.SimpleNamespace(read_mask=read_mask))
+    monkeypatch.setitem(
+        sys.modules, "forgeseg.core.imageio", types.SimpleNamespace(read_mask=read_mask)
+    )
     recs = [
         Record("forged/c1", "c1", "forged", "train", "x.png", str(tmp_path / "m.npy"), 6, 9),
         Record("authentic/c1", "c1", "authentic", "train", "y.png", "", 6, 9),

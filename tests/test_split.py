@@ -1,4 +1,4 @@
-"""forgeseg.split: grouped by case_id, stratified, deterministic."""
+"""forgeseg.data.split: grouped by case_id, stratified, deterministic."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from forgeseg.dataset import Record
-from forgeseg.errors import ParamsError
-from forgeseg.split import group_pattern, split_records, split_summary
+from forgeseg.core.errors import ParamsError
+from forgeseg.data.layout import Record
+from forgeseg.data.split import group_pattern, split_records, split_summary
 
 
 def _rec(uid: str, cid: str, label: str, subset: str = "train", kind: str = "") -> Record:

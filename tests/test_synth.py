@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeseg.errors import ForgesegError, ParamsError
-from forgeseg.rle import decode_annotation
+from forgeseg.core.errors import ForgesegError, ParamsError
+from forgeseg.core.rle import decode_annotation
 from forgeseg.synth import KINDS, apply_geometry, generate_dataset, make_case
 from forgeseg.synth import case as case_module
 from forgeseg.synth.canvas import draw_text, smooth_noise

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import forgeseg.train as train_mod
-from forgeseg.checkpoint import load_checkpoint
-from forgeseg.dataset import scan, write_index
-from forgeseg.split import split_records
+import forgeseg.pipeline.train as train_mod
+from forgeseg.data.layout import scan, write_index
+from forgeseg.data.split import split_records
+from forgeseg.models.checkpoint import load_checkpoint
 from forgeseg.synth import generate_dataset
 
 REPO = Path(__file__).resolve().parents[1]

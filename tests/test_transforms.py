@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from forgeseg.transforms import denormalize, letterbox, to_tensor
+from forgeseg.data.transforms import denormalize, letterbox, to_tensor
 
 
 @pytest.mark.parametrize("shape", [(100, 200), (300, 120), (64, 64), (60, 500)])

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from forgeseg.errors import ForgesegError
-from forgeseg.stage import setup_logging
+from forgeseg.core.errors import ForgesegError
+from forgeseg.core.logs import setup_logging
 
 __all__ = ["main"]
 
@@ -37,7 +37,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> None:
-    from forgeseg.dataset import scan
+    from forgeseg.data.layout import scan
 
     result = scan(args.root, strict=not args.lenient, workers=args.workers)
     for skip in result.skipped:
@@ -51,8 +51,8 @@ def _cmd_validate(args: argparse.Namespace) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
-    from forgeseg.atomic import write_json
-    from forgeseg.score import score_files
+    from forgeseg.core.atomic import write_json
+    from forgeseg.scoring.score import score_files
 
     report = score_files(args.solution, args.submission)
     b = report.breakdown
@@ -66,8 +66,8 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 
 def _cmd_solution(args: argparse.Namespace) -> None:
-    from forgeseg.dataset import read_index, scan
-    from forgeseg.score import build_solution, write_solution
+    from forgeseg.data.layout import read_index, scan
+    from forgeseg.scoring.score import build_solution, write_solution
 
     if args.index:
         records = read_index(args.index)
@@ -78,8 +78,8 @@ def _cmd_solution(args: argparse.Namespace) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from forgeseg.infer import predict_folder
     from forgeseg.params import load_params
+    from forgeseg.pipeline.infer import predict_folder
 
     detect_params = None
     if Path(args.params).is_file():

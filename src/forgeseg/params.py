@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from forgeseg.errors import ParamsError
+from forgeseg.core.errors import ParamsError
 
 __all__ = ["check_number", "load_params", "resolve_device"]
 

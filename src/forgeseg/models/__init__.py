@@ -1,6 +1,6 @@
 """Networks for copy-move segmentation: :func:`build_model` from the ``model`` params section.
 
-Every model maps ``x (B, 3, S, S)`` float32, ImageNet-normalised (``forgeseg.transforms.
+Every model maps ``x (B, 3, S, S)`` float32, ImageNet-normalised (``forgeseg.data.transforms.
 to_tensor``), S a multiple of 32, to ``{"mask": (B, 1, S, S) logits, "image": (B,) logits}``.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from forgeseg.errors import DataError, ParamsError
+from forgeseg.core.errors import DataError, ParamsError
 from forgeseg.models.segmenter import CorrelationFusion, ForgerySegmenter, ImageHead
 from forgeseg.models.selfcorr import MASK_VALUE, CorrelationResult, SelfCorrelation, exclusion_mask
 

@@ -8,7 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from forgeseg.errors import ParamsError
+from forgeseg.core.errors import ParamsError
 from forgeseg.synth.canvas import Panel
 from forgeseg.synth.compound import render_compound
 from forgeseg.synth.forge import PlacementError, forge
@@ -121,7 +121,7 @@ def make_case(
     ``post_effects=False`` skips what happens to a finished figure, forged or authentic (JPEG
     recompression, global noise), so pixels under an exact copy equal the transformed source.
     A forged case whose figure holds nothing to copy is drawn again (a few times at most).
-    Raises :class:`forgeseg.errors.ParamsError` for an unknown kind or bad sizes.
+    Raises :class:`forgeseg.core.errors.ParamsError` for an unknown kind or bad sizes.
     """
     _check(kind, min_side, max_side)
     if kind is None:

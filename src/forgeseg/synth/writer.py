@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from forgeseg.atomic import atomic_dir, save_npy, save_png, write_text
-from forgeseg.errors import ForgesegError, ParamsError
+from forgeseg.core.atomic import atomic_dir, save_npy, save_png, write_text
+from forgeseg.core.errors import ForgesegError, ParamsError
 from forgeseg.synth.case import make_case
 
 __all__ = ["CASE_TIMEOUT", "META_COLUMNS", "generate_dataset", "run_parallel"]
@@ -91,7 +91,7 @@ def _save_masks(path: Path, masks: np.ndarray, rng: np.random.Generator) -> None
 
 def _run_job(job: tuple[str, str, np.random.SeedSequence, dict[str, Any]]) -> dict[str, Any]:
     """Generate and write one case; return its meta rows and (for test) solution row."""
-    from forgeseg.rle import encode_annotation
+    from forgeseg.core.rle import encode_annotation
 
     subset, case_id, seq, cfg = job
     root = Path(cfg["root"])
@@ -149,7 +149,7 @@ def run_parallel(
     """``[fn(job) for job in jobs]`` on ``workers`` spawned processes, in job order.
 
     ``fn`` must be picklable (module level); ``ids`` names each job in errors. Raises
-    :class:`forgeseg.errors.ForgesegError` naming the job and ``out_dir`` when a worker
+    :class:`forgeseg.core.errors.ForgesegError` naming the job and ``out_dir`` when a worker
     process dies, ``fn`` raises, or a job's result does not arrive within ``timeout``
     seconds of the previous one; workers still running are then terminated.
     """
@@ -269,7 +269,7 @@ def generate_dataset(
     whatever ``workers``. Returns a summary: ``figures`` (total), ``subsets`` (figure counts
     per ``subset/label``), ``kinds`` (cases per kind), ``seconds``. With ``workers > 1``, a
     dead worker, a failing case or a case taking over ``case_timeout`` seconds raises
-    :class:`forgeseg.errors.ForgesegError` (and nothing is written) instead of hanging.
+    :class:`forgeseg.core.errors.ForgesegError` (and nothing is written) instead of hanging.
     """
     n_test = max(2, n // 5) if n_test is None else n_test
     n_supplemental = max(1, n // 50) if n_supplemental is None else n_supplemental

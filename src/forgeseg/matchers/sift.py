@@ -42,10 +42,10 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from forgeseg.config import from_mapping
-from forgeseg.errors import ParamsError
-from forgeseg.imageio import to_gray
-from forgeseg.instances import fill_holes, filter_small, group_overlapping
+from forgeseg.core.config import from_mapping
+from forgeseg.core.errors import ParamsError
+from forgeseg.core.imageio import to_gray
+from forgeseg.decision.instances import fill_holes, filter_small, group_overlapping
 
 __all__ = ["KeypointConfig", "KeypointResult", "Transform", "assemble_result", "detect"]
 

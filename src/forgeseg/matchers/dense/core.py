@@ -5,7 +5,7 @@ transform, but a few dozen overlapping blocks. This module follows the classic b
 detectors (Fridrich et al. 2003; the dense field of Cozzolino et al. 2015, ``METHODS.md``
 section 2): translation after one of the 8 flips / quarter turns (the dihedral group), which
 keep a block a block, and rotations by up to about 24 degrees and rescaling (step 4b).
-Larger rotations are left to :mod:`forgeseg.keypoints`.
+Larger rotations are left to :mod:`forgeseg.matchers.sift`.
 
 1. A grey working copy whose long side is at most ``max_side``.
 2. Overlapping ``block`` x ``block`` blocks every ``stride`` px (the queries), each
@@ -57,7 +57,7 @@ Larger rotations are left to :mod:`forgeseg.keypoints`.
 8. Source and copy are one instance, and instances that overlap (one object pasted several
    times) are merged.
 
-The result is a :class:`forgeseg.keypoints.KeypointResult`, so both detectors are
+The result is a :class:`forgeseg.matchers.sift.KeypointResult`, so both detectors are
 interchangeable downstream. The detector stays silent unless the evidence is strong: any mask
 on an authentic figure scores 0.
 """
@@ -75,11 +75,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from forgeseg.config import from_mapping
-from forgeseg.errors import ParamsError
-from forgeseg.imageio import to_gray
-from forgeseg.instances import fill_holes
-from forgeseg.keypoints import KeypointResult, Transform, assemble_result
+from forgeseg.core.config import from_mapping
+from forgeseg.core.errors import ParamsError
+from forgeseg.core.imageio import to_gray
+from forgeseg.decision.instances import fill_holes
+from forgeseg.matchers.sift import KeypointResult, Transform, assemble_result
 
 __all__ = ["DIHEDRAL", "DenseConfig", "Verdict", "detect", "grain_sigma", "stroke_width"]
 
@@ -1238,7 +1238,7 @@ def detect(
             in order (diagnostics: which check stops which candidate).
 
     Returns:
-        :class:`forgeseg.keypoints.KeypointResult`: ``instances`` bool (N, H, W) at full
+        :class:`forgeseg.matchers.sift.KeypointResult`: ``instances`` bool (N, H, W) at full
         size, one channel per source plus its copies; ``inliers`` the source blocks backing
         each instance; ``n_matches`` the block matches before voting; ``score`` the largest
         ``inliers``; ``transforms`` per instance the verified maps (full-resolution pixel

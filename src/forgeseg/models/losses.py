@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from forgeseg.errors import ParamsError
+from forgeseg.core.errors import ParamsError
 
 __all__ = ["LOSS_NAMES", "ForgeryLoss", "build_loss", "focal_loss", "soft_dice_loss"]
 

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forgeseg.atomic import save_png, write_json, write_text
+from forgeseg.core.atomic import save_png, write_json, write_text
 
 if TYPE_CHECKING:
-    from forgeseg.dataset import Record
+    from forgeseg.data.layout import Record
 
 __all__ = [
     "FRACTION_EDGES_PCT",
@@ -88,7 +88,7 @@ def _histogram(values: Sequence[float], edges: Sequence[float], unit: str) -> li
 
 def _mask_stats(rec: Record) -> tuple[float, int]:
     """(forged share of the figure in [0, 1], non-empty instances) of one forged record."""
-    from forgeseg.imageio import read_mask
+    from forgeseg.core.imageio import read_mask
 
     masks = read_mask(rec.mask, shape=(int(rec.height), int(rec.width)))
     if masks.shape[0] == 0:
@@ -109,7 +109,7 @@ def dataset_stats(
     """Counts and distributions of a split dataset.
 
     Args:
-        splits: split name -> records (objects with the :class:`forgeseg.dataset.Record`
+        splits: split name -> records (objects with the :class:`forgeseg.data.layout.Record`
             fields). A figure is counted once per split it appears in.
         read_masks: read every forged figure's mask for the forged-share, instance and
             empty-mask statistics; False skips them (counts and sizes only, no I/O).
@@ -220,10 +220,10 @@ def run_eda(
 
     Writes (each atomically): ``metrics_path`` (the metrics JSON), ``<plots_dir>/<table>.csv``
     for each plot table (``forged_fraction``, ``image_size``, ``instances``, ``kinds``), and
-    ``contact_sheet_path``, a PNG from :func:`forgeseg.render.contact_sheet_by_kind` over
+    ``contact_sheet_path``, a PNG from :func:`forgeseg.pipeline.render.contact_sheet_by_kind` over
     all splits. Returns the metrics.
     """
-    from forgeseg.render import contact_sheet_by_kind
+    from forgeseg.pipeline.render import contact_sheet_by_kind
 
     # Everything is computed before anything is written: a bad file met half-way leaves
     # the previous outputs as they were, not a mix of old and new.

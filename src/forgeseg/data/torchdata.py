@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from forgeseg.dataset import Record
-from forgeseg.imageio import read_image, read_mask
-from forgeseg.transforms import augmenter, letterbox, to_tensor
+from forgeseg.core.imageio import read_image, read_mask
+from forgeseg.data.layout import Record
+from forgeseg.data.transforms import augmenter, letterbox, to_tensor
 
 __all__ = ["FigureDataset", "SyntheticDataset", "collate", "to_rgb"]
 
@@ -63,7 +63,7 @@ def _item(
 
 
 class FigureDataset(Dataset):
-    """Figures listed in an index file (see :mod:`forgeseg.dataset`)."""
+    """Figures listed in an index file (see :mod:`forgeseg.data.layout`)."""
 
     def __init__(
         self, records: Sequence[Record], size: int, *, augment: bool = False, seed: int = 0

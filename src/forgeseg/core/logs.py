@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from forgeseg.errors import ForgesegError
+from forgeseg.core.errors import ForgesegError
 
 __all__ = ["run_main", "setup_logging"]
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from forgeseg.atomic import write_text
-from forgeseg.errors import DataError
-from forgeseg.imageio import read_mask, verify_image
+from forgeseg.core.atomic import write_text
+from forgeseg.core.errors import DataError
+from forgeseg.core.imageio import read_mask, verify_image
 
 __all__ = [
     "COLUMNS",

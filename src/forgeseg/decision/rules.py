@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from forgeseg.atomic import write_json
-from forgeseg.config import from_mapping
-from forgeseg.errors import DataError, ParamsError
+from forgeseg.core.atomic import write_json
+from forgeseg.core.config import from_mapping
+from forgeseg.core.errors import DataError, ParamsError
 
 if TYPE_CHECKING:  # only a type here; importing predict would pull torch into every caller
-    from forgeseg.predict import NetOutput
+    from forgeseg.models.predictor import NetOutput
 
 __all__ = [
     "METHODS",
@@ -78,7 +78,7 @@ class Evidence:
 
     Attributes:
         uid: figure id. image: (H,W,3) uint8. net: network output or None.
-        kp: :class:`forgeseg.keypoints.KeypointResult` or None.
+        kp: :class:`forgeseg.matchers.sift.KeypointResult` or None.
         truth: (M,H,W) bool true instances (M=0 authentic) or None when unknown.
     """
 
@@ -117,7 +117,7 @@ def net_instances(ev: Evidence, threshold: float, min_area: int) -> tuple[np.nda
     The score is the geometric mean of the image head and the best instance's mean pixel
     probability: both must agree before a figure is called forged. Cached per threshold.
     """
-    from forgeseg.instances import build_instances
+    from forgeseg.decision.instances import build_instances
 
     key = ("net", threshold, min_area)
     if key not in ev._cache:
@@ -130,7 +130,7 @@ def net_instances(ev: Evidence, threshold: float, min_area: int) -> tuple[np.nda
 
 def kp_instances(ev: Evidence, min_inliers: int, min_area: int) -> np.ndarray:
     """Verified keypoint instances with at least ``min_inliers`` inliers."""
-    from forgeseg.instances import filter_small
+    from forgeseg.decision.instances import filter_small
 
     key = ("kp", min_inliers, min_area)
     if key not in ev._cache:
@@ -206,7 +206,7 @@ def tabulate(
     min_area_fraction: float = 0.0,
 ) -> FigureTable:
     """Score one figure (its truth must be known) under every threshold and inlier floor."""
-    from forgeseg.score import of1_image
+    from forgeseg.scoring.score import of1_image
 
     if ev.truth is None:
         raise ValueError(f"{ev.uid}: calibration needs the truth of every figure")

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from forgeseg.atomic import atomic_dir, save_npy, save_png, write_json
-from forgeseg.dataset import Record, read_index
-from forgeseg.detect import Detector, read_truth
-from forgeseg.errors import DataError
-from forgeseg.imageio import read_image
+from forgeseg.core.atomic import atomic_dir, save_npy, save_png, write_json
+from forgeseg.core.errors import DataError
+from forgeseg.core.imageio import read_image
+from forgeseg.data.layout import Record, read_index
+from forgeseg.decision.detector import Detector, read_truth
+from forgeseg.decision.rules import load_postprocess
 from forgeseg.params import resolve_device, section
-from forgeseg.postprocess import load_postprocess
 
 __all__ = ["SOLUTION_NAME", "infer", "load_solution", "predict_folder", "write_overlays"]
 
@@ -27,7 +27,7 @@ SOLUTION_NAME = "test_solution.csv"  # written by `forgeseg synth`; absent in th
 
 
 def load_solution(root: Path) -> dict[str, str] | None:
-    from forgeseg.score import read_solution
+    from forgeseg.scoring.score import read_solution
 
     path = root / SOLUTION_NAME
     if not path.is_file():
@@ -41,7 +41,7 @@ def _predict_records(
     """Detect on each record, save its mask stack under ``out_dir/masks``, return rows."""
     from tqdm import tqdm
 
-    from forgeseg.rle import encode_annotation
+    from forgeseg.core.rle import encode_annotation
 
     rows = []
     for rec in tqdm(records, desc="infer", disable=not progress):
@@ -62,7 +62,7 @@ def infer(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Predict every test figure; write ``out_dir/submission.csv`` and ``out_dir/masks``."""
-    from forgeseg.score import score_files, write_submission
+    from forgeseg.scoring.score import score_files, write_submission
 
     cfg = load_postprocess(postprocess_path)
     root = Path(params["data"]["root"])
@@ -110,7 +110,7 @@ def write_overlays(
     plot shows both what was found and what was let through; DVC loads every image plot
     into memory, so the cap matters.
     """
-    from forgeseg.render import overlay
+    from forgeseg.pipeline.render import overlay
 
     n = int(section(params, "overlay").get("n", 12))
     root = Path(params["data"]["root"])
@@ -151,8 +151,8 @@ def predict_folder(
     """``forgeseg predict``: every PNG/JPEG/TIFF in ``images`` -> a Kaggle submission CSV."""
     from tqdm import tqdm
 
-    from forgeseg.rle import encode_annotation
-    from forgeseg.score import write_submission
+    from forgeseg.core.rle import encode_annotation
+    from forgeseg.scoring.score import write_submission
 
     folder = Path(images)
     if not folder.is_dir():

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from forgeseg.dataset import Record
-from forgeseg.errors import DataError, ParamsError
+from forgeseg.core.errors import DataError, ParamsError
+from forgeseg.data.layout import Record
 
 __all__ = ["group_pattern", "split_records", "split_summary"]
 
@@ -50,7 +50,7 @@ def split_records(
     still reach val roughly as often as they should.
 
     Args:
-        records: from :func:`forgeseg.dataset.scan` or an index file.
+        records: from :func:`forgeseg.data.layout.scan` or an index file.
         val_fraction: share of case_ids in val, in (0, 1).
         seed: the same seed and records give the same split, whatever their order.
 

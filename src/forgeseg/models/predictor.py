@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from forgeseg.checkpoint import load_checkpoint
+from forgeseg.data.transforms import letterbox, to_tensor
 from forgeseg.models import build_model
-from forgeseg.transforms import letterbox, to_tensor
+from forgeseg.models.checkpoint import load_checkpoint
 
 __all__ = ["NetOutput", "Predictor"]
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:
-    from forgeseg.dataset import Record
+    from forgeseg.data.layout import Record
 
 __all__ = [
     "PRED_COLORS",
@@ -58,7 +58,7 @@ def _check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(
             f"{name} must be RGB (H, W, 3), got shape {image.shape}; "
-            "decode figures with forgeseg.imageio.read_image"
+            "decode figures with forgeseg.core.imageio.read_image"
         )
     return image
 
@@ -267,7 +267,7 @@ def _choose(records: Iterable[Record], per_kind: int, seed: int) -> dict[str, li
 def _truth(rec: Record, shape: tuple[int, int]) -> np.ndarray:
     if not rec.mask:
         return np.zeros((0, *shape), bool)
-    from forgeseg.imageio import read_mask
+    from forgeseg.core.imageio import read_mask
 
     return read_mask(rec.mask, shape=shape)
 
@@ -294,7 +294,7 @@ def contact_sheet_by_kind(
     one at a time.
 
     Args:
-        records: objects with the :class:`forgeseg.dataset.Record` fields; ``unknown``
+        records: objects with the :class:`forgeseg.data.layout.Record` fields; ``unknown``
             labels (test figures without a solution) and forged figures without a mask
             file are skipped.
         per_kind: forged figures per row.
@@ -304,7 +304,7 @@ def contact_sheet_by_kind(
     Returns:
         uint8 (H, W, 3) sheet, ``2 * (per_kind + 1)`` tiles wide, under a one-line title.
     """
-    from forgeseg.imageio import read_image
+    from forgeseg.core.imageio import read_image
 
     if per_kind < 1:
         raise ValueError(f"per_kind must be at least 1, got {per_kind}")

@@ -17,12 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from forgeseg.atomic import write_json, write_text
-from forgeseg.dataset import read_index
-from forgeseg.detect import Detector
-from forgeseg.metrics import image_metrics, roc_curve
-from forgeseg.params import resolve_device, section
-from forgeseg.postprocess import (
+from forgeseg.core.atomic import write_json, write_text
+from forgeseg.data.layout import read_index
+from forgeseg.decision.detector import Detector
+from forgeseg.decision.rules import (
     METHODS,
     FigureTable,
     Outcome,
@@ -32,6 +30,8 @@ from forgeseg.postprocess import (
     save_postprocess,
     tabulate,
 )
+from forgeseg.params import resolve_device, section
+from forgeseg.scoring.metrics import image_metrics, roc_curve
 
 __all__ = ["collect_tables", "evaluate", "summarize", "write_csv"]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from forgeseg.errors import ParamsError
+from forgeseg.core.errors import ParamsError
 
 __all__ = [
     "PAIR_BY",

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from forgeseg.atomic import atomic_path
-from forgeseg.errors import DataError
+from forgeseg.core.atomic import atomic_path
+from forgeseg.core.errors import DataError
 
 __all__ = ["FORMAT", "load_checkpoint", "save_checkpoint"]
 

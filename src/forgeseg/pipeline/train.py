@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
-from forgeseg.checkpoint import load_checkpoint, save_checkpoint
-from forgeseg.data import FigureDataset, SyntheticDataset, collate
-from forgeseg.dataset import read_index
-from forgeseg.errors import ParamsError
-from forgeseg.losses import build_loss
+from forgeseg.core.errors import ParamsError
+from forgeseg.data.layout import read_index
+from forgeseg.data.torchdata import FigureDataset, SyntheticDataset, collate
 from forgeseg.models import build_model
+from forgeseg.models.checkpoint import load_checkpoint, save_checkpoint
+from forgeseg.models.losses import build_loss
 from forgeseg.params import resolve_device, section
 
 __all__ = ["TrainResult", "train", "validate"]
@@ -98,9 +98,9 @@ def validate(
     """
     from tqdm import tqdm
 
-    from forgeseg.instances import build_instances
-    from forgeseg.score import of1_image
-    from forgeseg.transforms import denormalize
+    from forgeseg.data.transforms import denormalize
+    from forgeseg.decision.instances import build_instances
+    from forgeseg.scoring.score import of1_image
 
     model.eval()
     tot_loss, n_batches = 0.0, 0

@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from forgeseg.atomic import write_text
-from forgeseg.errors import ScoreError
-from forgeseg.rle import AUTHENTIC, encode_annotation, parse_runs, split_annotation
+from forgeseg.core.atomic import write_text
+from forgeseg.core.errors import ScoreError
+from forgeseg.core.rle import AUTHENTIC, encode_annotation, parse_runs, split_annotation
 
 __all__ = [
     "ScoreReport",
@@ -397,7 +397,7 @@ def solution_row(case_id: str, instances: np.ndarray, shape: Sequence[int]) -> t
 
 
 def build_solution(records: Iterable[Any]) -> list[tuple[str, str, str]]:
-    """Solution rows keyed by ``record.uid`` for labelled ``forgeseg.dataset.Record`` objects.
+    """Solution rows keyed by ``record.uid`` for labelled ``forgeseg.data.layout.Record`` objects.
 
     Forged masks are read with ``imageio.read_mask(record.mask, shape=(height, width))``.
 
@@ -405,7 +405,7 @@ def build_solution(records: Iterable[Any]) -> list[tuple[str, str, str]]:
         ScoreError: a record's label is neither ``authentic`` nor ``forged`` (a test figure
             with no known truth cannot be in a solution).
     """
-    from forgeseg.imageio import read_mask  # imported late: only forged rows need it
+    from forgeseg.core.imageio import read_mask  # imported late: only forged rows need it
 
     rows = []
     for rec in records:

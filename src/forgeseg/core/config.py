@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from forgeseg.errors import ParamsError
+from forgeseg.core.errors import ParamsError
 
 __all__ = ["from_mapping"]
 

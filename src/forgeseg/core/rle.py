@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from forgeseg.errors import ScoreError
+from forgeseg.core.errors import ScoreError
 
 __all__ = [
     "AUTHENTIC",

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from forgeseg.dataset import Record
-from forgeseg.errors import ParamsError
-from forgeseg.imageio import read_image, read_mask
-from forgeseg.postprocess import Detection, Evidence, PostprocessConfig, decide
+from forgeseg.core.errors import ParamsError
+from forgeseg.core.imageio import read_image, read_mask
+from forgeseg.data.layout import Record
+from forgeseg.decision.rules import Detection, Evidence, PostprocessConfig, decide
 
 __all__ = ["MATCHERS", "Detector", "combine_matches", "read_truth"]
 
@@ -41,7 +41,7 @@ def read_truth(
     if record.label == "authentic":
         return np.zeros((0, *shape), bool)
     if solution is not None and record.uid in solution:
-        from forgeseg.rle import decode_annotation
+        from forgeseg.core.rle import decode_annotation
 
         return decode_annotation(solution[record.uid], shape, case_id=record.uid)
     return None
@@ -53,8 +53,8 @@ def combine_matches(results: Sequence[Any], shape: tuple[int, int]) -> Any:
     Instances from different matchers that overlap are the same copy-move seen twice:
     they become one instance whose support is the sum of both.
     """
-    from forgeseg.instances import group_overlapping
-    from forgeseg.keypoints import KeypointResult
+    from forgeseg.decision.instances import group_overlapping
+    from forgeseg.matchers.sift import KeypointResult
 
     n_matches = sum(r.n_matches for r in results)
     found = [r for r in results if r.instances.shape[0]]
@@ -94,8 +94,8 @@ class Detector:
         dense: Mapping[str, Any] | None = None,
         matchers: Sequence[str] = MATCHERS,
     ) -> None:
-        from forgeseg.dense import DenseConfig
-        from forgeseg.keypoints import KeypointConfig
+        from forgeseg.matchers.dense.core import DenseConfig
+        from forgeseg.matchers.sift import KeypointConfig
 
         unknown = set(matchers) - set(MATCHERS)
         if unknown:
@@ -105,7 +105,7 @@ class Detector:
         self.cfg = postprocess
         self.predictor = None
         if model_path is not None and postprocess.method in ("network", "hybrid"):
-            from forgeseg.predict import Predictor
+            from forgeseg.models.predictor import Predictor
 
             self.predictor = Predictor(model_path, device=device)
         self.kp_cfg = KeypointConfig.from_dict(dict(keypoints or {}))
@@ -134,8 +134,8 @@ class Detector:
 
     def match(self, image: np.ndarray) -> Any:
         """Every configured geometric matcher on one figure, merged."""
-        from forgeseg.dense import detect as dense_detect
-        from forgeseg.keypoints import detect as kp_detect
+        from forgeseg.matchers.dense.core import detect as dense_detect
+        from forgeseg.matchers.sift import detect as kp_detect
 
         results = []
         if "sift" in self.matchers:

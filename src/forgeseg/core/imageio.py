@@ -3,7 +3,7 @@
 Real figures come as RGB, grayscale, RGBA, palette, 1-bit and 16-bit PNGs; masks as
 ``(N,H,W)``, ``(H,W)``, ``(1,H,W)`` or ``(H,W,N)`` arrays of 0/1 in any numeric dtype. Every
 reader here returns the project's in-memory form (``uint8 (H,W,3)`` figures, ``bool (N,H,W)``
-masks) or raises :class:`forgeseg.errors.DataError` naming the file, never a raw PIL or NumPy
+masks) or raises :class:`forgeseg.core.errors.DataError` naming the file, never a raw PIL or NumPy
 error.
 
 Problem strings start with a short category and a colon (``"undecodable image: ..."``,
@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from forgeseg.errors import DataError
+from forgeseg.core.errors import DataError
 
 __all__ = ["MAX_PIXELS", "image_size", "read_image", "read_mask", "to_gray", "verify_image"]
 

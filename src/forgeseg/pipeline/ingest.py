@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from forgeseg.atomic import atomic_dir, write_json
-from forgeseg.dataset import scan, write_index
-from forgeseg.errors import DataError
-from forgeseg.split import split_records, split_summary
+from forgeseg.core.atomic import atomic_dir, write_json
+from forgeseg.core.errors import DataError
+from forgeseg.data.layout import scan, write_index
+from forgeseg.data.split import split_records, split_summary
 
 __all__ = ["ingest"]
 
@@ -29,7 +29,7 @@ def ingest(
     In lenient mode (``data.strict: false``) every skipped file is listed with its reason
     in ``splits_dir/skipped.csv`` and counted in the metrics.
     """
-    from forgeseg.evaluate import write_csv
+    from forgeseg.pipeline.evaluate import write_csv
 
     data = params["data"]
     root = Path(data["root"])

@@ -1,0 +1,1 @@
+"""matchers/dense"""
