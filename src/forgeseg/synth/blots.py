@@ -9,6 +9,8 @@ a loading control look alike without being copies: the hard negative that fooled
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -57,84 +59,148 @@ def _band(
     return (across * down).astype(np.float32)
 
 
-def _lanes(
-    rng: np.random.Generator, h: int, w: int, gel: bool
-) -> tuple[np.ndarray, list[Obj], list[str], tuple[int, int, float, int, int, float, int]]:
-    """Render lane content: (darkness float32 (h, w) in ~[0, 1.4], objects, hard negatives,
-    (label_w, x_lo, pitch, n_lanes, top, row_h, n_rows) lane geometry).
+@dataclass
+class _Grid:
+    """Where lanes and rows of bands sit in the panel (x in px, rows from ``top`` down)."""
 
-    ``label_w`` is the width of the text column left of the blot (0 if none).
-    """
-    dark = np.zeros((h, w), np.float32)
-    objects: list[Obj] = []
-    negs: list[str] = []
+    x_lo: int  # left edge of the first lane
+    pitch: float  # lane centre to lane centre
+    lane_w: float
+    n_lanes: int
+    top: int
+    row_h: float
+    n_rows: int
+
+
+def _grid(rng: np.random.Generator, h: int, w: int, gel: bool) -> tuple[int, _Grid]:
+    """(label_w, lane grid): ``label_w`` is the width of the text column left of the blot
+    (0 if none)."""
     label_w = int(w * rng.uniform(0.15, 0.25)) if (w >= 220 and rng.random() < 0.5) else 0
     x_lo = label_w + int(w * rng.uniform(0.02, 0.06))
     x_hi = w - int(w * rng.uniform(0.02, 0.06))
     n_lanes = int(rng.integers(3, 15))
     pitch = (x_hi - x_lo) / n_lanes
     lane_w = pitch * rng.uniform(0.55, 0.85)
+    # Gels leave room at the top for the wells.
     top = int(h * (rng.uniform(0.12, 0.2) if gel else rng.uniform(0.04, 0.1)))
     n_rows = int(rng.integers(1, 5))
     row_h = (h - top - int(h * 0.04)) / n_rows
+    return label_w, _Grid(x_lo, pitch, lane_w, n_lanes, top, row_h, n_rows)
+
+
+def _stamp(
+    dark: np.ndarray, prof: np.ndarray, y0: int, x0: int
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """Darken ``dark`` with ``prof`` placed at (y0, x0), clipped to the panel; return the
+    box and part drawn, or None when under 2 px of it lies inside."""
+    h, w = dark.shape
+    ph, pw = prof.shape
+    cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y0 + ph, h), min(x0 + pw, w)
+    if cy1 - cy0 < 2 or cx1 - cx0 < 2:
+        return None
+    sub = prof[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+    np.maximum(dark[cy0:cy1, cx0:cx1], sub, out=dark[cy0:cy1, cx0:cx1])
+    return (cy0, cx0, cy1, cx1), sub
+
+
+def _draw_band(
+    rng: np.random.Generator,
+    dark: np.ndarray,
+    g: _Grid,
+    lane: int,
+    y_center: float,
+    bh: float,
+    inten: float,
+    curve: float,
+) -> Obj | None:
+    """Draw one band of ``lane`` with its own shape and noise; the band as an object."""
+    bw = g.lane_w * rng.uniform(0.85, 1.05)
+    smear = rng.uniform(0, bh * 1.5) if rng.random() < 0.4 else 0.0
+    prof = _band(rng, bh * rng.uniform(0.8, 1.2), bw, smear, curve, rng.uniform(2, 6))
+    texture = 1 + 0.15 * smooth_noise(rng, *prof.shape, max(2.0, bh / 2))
+    prof = prof * texture * inten
+    pw = prof.shape[1]
+    cx = g.x_lo + g.pitch * (lane + 0.5) + rng.normal(0, g.pitch * 0.03)
+    cy = y_center + rng.normal(0, bh * 0.15)
+    y0, x0 = int(cy - bh * 1.5), int(cx - pw / 2)
+    drawn = _stamp(dark, prof, y0, x0)
+    if drawn is None:
+        return None
+    box, sub = drawn
+    m = sub > 0.25 * max(float(sub.max()), 1e-3)
+    return Obj(box, "band", m) if m.sum() >= 6 else None
+
+
+def _row_bands(
+    rng: np.random.Generator,
+    dark: np.ndarray,
+    g: _Grid,
+    r: int,
+    ladder: bool,
+    objects: list[Obj],
+    negs: list[str],
+) -> float:
+    """Draw the bands of row ``r``; return their height, which the ladder's steps follow."""
+    y_center = g.top + g.row_h * (r + rng.uniform(0.35, 0.65))
+    bh = max(1.5, min(g.row_h * rng.uniform(0.08, 0.25), g.lane_w * rng.uniform(0.2, 0.45)))
+    loading_control = rng.random() < 0.35
+    if loading_control:
+        negs.append("similar_bands")
+    base_int = rng.uniform(0.4, 1.2)
+    curve = rng.uniform(-0.3, 0.5)
+    for lane in range(g.n_lanes):
+        if ladder and lane == 0:
+            continue
+        if not loading_control and rng.random() < 0.15:
+            continue  # knock-down lanes without a band
+        inten = base_int * (rng.uniform(0.9, 1.05) if loading_control else rng.uniform(0.1, 1.3))
+        band = _draw_band(rng, dark, g, lane, y_center, bh, inten, curve)
+        if band is not None:
+            objects.append(band)
+    return bh
+
+
+def _ladder(rng: np.random.Generator, dark: np.ndarray, g: _Grid, r: int, bh: float) -> None:
+    """A size ladder in the first lane of row ``r``: evenly spaced, identical thin bands."""
+    cx = g.x_lo + g.pitch * 0.5
+    n_steps = int(rng.integers(5, 11))
+    for k in range(n_steps):
+        cy = g.top + g.row_h * r + g.row_h * (k + 0.5) / n_steps
+        prof = _band(rng, max(1.5, bh * 0.5), g.lane_w, 0.0, 0.0, 4.0) * 0.8
+        ph, pw = prof.shape
+        _stamp(dark, prof, int(cy - ph / 2), int(cx - pw / 2))
+
+
+def _lane_objects(rng: np.random.Generator, g: _Grid, r: int) -> list[Obj]:
+    """Some whole lanes of row ``r``: a common thing to duplicate (lane splicing)."""
+    ly0 = int(g.top + g.row_h * r)
+    ly1 = int(g.top + g.row_h * (r + 1))
+    out = []
+    for lane in range(g.n_lanes):
+        lx0 = int(g.x_lo + g.pitch * lane + (g.pitch - g.lane_w) / 2)
+        lx1 = int(lx0 + g.lane_w)
+        if ly1 - ly0 >= 4 and lx1 - lx0 >= 3 and rng.random() < 0.3:
+            out.append(Obj((ly0, lx0, ly1, lx1), "lane", None))
+    return out
+
+
+def _lanes(
+    rng: np.random.Generator, h: int, w: int, gel: bool
+) -> tuple[np.ndarray, list[Obj], list[str], int, _Grid]:
+    """Render lane content: (darkness float32 (h, w) in ~[0, 1.4], objects, hard negatives,
+    label_w, lane grid); ``label_w`` is the width of the text column left of the blot."""
+    dark = np.zeros((h, w), np.float32)
+    objects: list[Obj] = []
+    negs: list[str] = []
+    label_w, g = _grid(rng, h, w, gel)
     ladder = gel and rng.random() < 0.6
-    for r in range(n_rows):
-        y_center = top + row_h * (r + rng.uniform(0.35, 0.65))
-        bh = max(1.5, min(row_h * rng.uniform(0.08, 0.25), lane_w * rng.uniform(0.2, 0.45)))
-        loading_control = rng.random() < 0.35
-        if loading_control:
-            negs.append("similar_bands")
-        base_int = rng.uniform(0.4, 1.2)
-        curve = rng.uniform(-0.3, 0.5)
-        for lane in range(n_lanes):
-            if ladder and lane == 0:
-                continue
-            if not loading_control and rng.random() < 0.15:
-                continue  # knock-down lanes without a band
-            inten = base_int * (
-                rng.uniform(0.9, 1.05) if loading_control else rng.uniform(0.1, 1.3)
-            )
-            bw = lane_w * rng.uniform(0.85, 1.05)
-            smear = rng.uniform(0, bh * 1.5) if rng.random() < 0.4 else 0.0
-            prof = _band(rng, bh * rng.uniform(0.8, 1.2), bw, smear, curve, rng.uniform(2, 6))
-            texture = 1 + 0.15 * smooth_noise(rng, *prof.shape, max(2.0, bh / 2))
-            prof = prof * texture * inten
-            ph, pw = prof.shape
-            cx = x_lo + pitch * (lane + 0.5) + rng.normal(0, pitch * 0.03)
-            cy = y_center + rng.normal(0, bh * 0.15)
-            y0, x0 = int(cy - bh * 1.5), int(cx - pw / 2)
-            y1, x1 = y0 + ph, x0 + pw
-            cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, h), min(x1, w)
-            if cy1 - cy0 < 2 or cx1 - cx0 < 2:
-                continue
-            sub = prof[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-            np.maximum(dark[cy0:cy1, cx0:cx1], sub, out=dark[cy0:cy1, cx0:cx1])
-            m = sub > 0.25 * max(float(sub.max()), 1e-3)
-            if m.sum() >= 6:
-                objects.append(Obj((cy0, cx0, cy1, cx1), "band", m))
+    for r in range(g.n_rows):
+        bh = _row_bands(rng, dark, g, r, ladder, objects, negs)
         if ladder:
-            cx = x_lo + pitch * 0.5
-            n_steps = int(rng.integers(5, 11))
-            for k in range(n_steps):
-                cy = top + row_h * r + row_h * (k + 0.5) / n_steps
-                prof = _band(rng, max(1.5, bh * 0.5), lane_w, 0.0, 0.0, 4.0) * 0.8
-                ph, pw = prof.shape
-                y0, x0 = int(cy - ph / 2), int(cx - pw / 2)
-                cy0, cx0 = max(y0, 0), max(x0, 0)
-                cy1, cx1 = min(y0 + ph, h), min(x0 + pw, w)
-                if cy1 - cy0 >= 2 and cx1 - cx0 >= 2:
-                    sub = prof[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-                    np.maximum(dark[cy0:cy1, cx0:cx1], sub, out=dark[cy0:cy1, cx0:cx1])
+            _ladder(rng, dark, g, r, bh)
             negs.append("ladder")
-        # A whole lane of this row is a common thing to duplicate (lane splicing).
-        ly0 = int(top + row_h * r)
-        ly1 = int(top + row_h * (r + 1))
-        for lane in range(n_lanes):
-            lx0 = int(x_lo + pitch * lane + (pitch - lane_w) / 2)
-            lx1 = int(lx0 + lane_w)
-            if ly1 - ly0 >= 4 and lx1 - lx0 >= 3 and rng.random() < 0.3:
-                objects.append(Obj((ly0, lx0, ly1, lx1), "lane", None))
-    return dark, objects, negs, (label_w, x_lo, pitch, n_lanes, top, row_h, n_rows)
+        objects.extend(_lane_objects(rng, g, r))
+    return dark, objects, negs, label_w, g
 
 
 def _finish(
@@ -171,7 +237,8 @@ def _finish(
 
 def render_western_blot(rng: np.random.Generator, h: int, w: int) -> Panel:
     """Dark bands on light film: uint8 RGB (h, w, 3) (gray content) with bands and lanes."""
-    dark, objects, negs, (label_w, x_lo, _, _, top, row_h, n_rows) = _lanes(rng, h, w, gel=False)
+    dark, objects, negs, label_w, g = _lanes(rng, h, w, gel=False)
+    x_lo, top, row_h, n_rows = g.x_lo, g.top, g.row_h, g.n_rows
     bg = rng.uniform(195, 245)
     film = bg + gradient(rng, h, w, rng.uniform(0, 18))
     depth = rng.uniform(150, 240)
@@ -198,7 +265,8 @@ def render_western_blot(rng: np.random.Generator, h: int, w: int) -> Panel:
 
 def render_gel(rng: np.random.Generator, h: int, w: int) -> Panel:
     """Bright bands on a dark gel with wells at the top: uint8 RGB (h, w, 3)."""
-    dark, objects, negs, (label_w, x_lo, pitch, n_lanes, *_) = _lanes(rng, h, w, gel=True)
+    dark, objects, negs, label_w, g = _lanes(rng, h, w, gel=True)
+    x_lo, pitch, n_lanes = g.x_lo, g.pitch, g.n_lanes
     bg = rng.uniform(5, 45)
     img = bg + gradient(rng, h, w, rng.uniform(0, 10)) + rng.uniform(150, 260) * dark
     img = np.minimum(img, 255)  # overexposed bands saturate

@@ -7,6 +7,8 @@ Nothing else may repeat: photo panels never show the same part of a source photo
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 
@@ -32,12 +34,23 @@ _PANEL_WEIGHTS = {
 }
 
 
-def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, list[Rect]]:
-    """A multi-panel figure of size (h, w): (Panel with uint8 RGB (h, w, 3), panel rects).
+@dataclass
+class _Figure:
+    """A compound figure as it fills up, panel by panel (objects in figure pixels)."""
 
-    Each rect is ``(y0, x0, y1, x1)`` of one panel's pixels in the figure; the Panel's
-    objects and annotations are in figure coordinates.
-    """
+    img: np.ndarray  # uint8 RGB (h, w, 3)
+    text: np.ndarray  # bool (h, w): panel letters, scale bars and the panels' own labels
+    taken: dict[str, list[Rect]] = field(default_factory=dict)  # photo crops already shown
+    sources: list[tuple[str, Rect]] = field(default_factory=list)
+    objects: list[Obj] = field(default_factory=list)
+    negs: list[str] = field(default_factory=list)
+    rects: list[Rect] = field(default_factory=list)
+    grays: list[bool] = field(default_factory=list)
+    n_micro: int = 0  # microscopy panels with a scale bar
+
+
+def _grid(rng: np.random.Generator, h: int, w: int) -> tuple[int, int, int]:
+    """(gutter px, rows, columns) of the panel grid of an (h, w) figure."""
     gutter = max(2, int(min(h, w) * rng.uniform(0.01, 0.03)))
     rows, cols = int(rng.integers(1, 4)), int(rng.integers(1, 5))
     if rows * cols < 2:
@@ -47,21 +60,69 @@ def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, li
         rows -= 1
     while cols > 1 and (w - gutter * (cols + 1)) / cols < 40:
         cols -= 1
+    return gutter, rows, cols
+
+
+def _render_panel(
+    rng: np.random.Generator, kind: str, ph: int, pw: int, taken: dict[str, list[Rect]]
+) -> tuple[Panel, str]:
+    """One panel of ``kind`` and the kind actually drawn (photos can run out of sources)."""
+    photo = render_photo_from(rng, ph, pw, taken) if kind == "photo" else None
+    if kind == "photo" and photo is None:
+        kind = _PHOTO_FALLBACK
+    return (photo if photo is not None else render_single(rng, kind, ph, pw)), kind
+
+
+def _add_panel(
+    rng: np.random.Generator,
+    fig: _Figure,
+    kind: str,
+    rect: Rect,
+    bar_seed: int,
+    letter_scale: float,
+) -> None:
+    """Render a panel of ``kind``, label it and paste it into ``fig`` at ``rect``."""
+    y0, x0, y1, x1 = rect
+    ph, pw = y1 - y0, x1 - x0
+    panel, kind = _render_panel(rng, kind, ph, pw, fig.taken)
+    pim = panel.image
+    ptext = fig.text[y0:y1, x0:x1]  # a view: marks land in ``fig.text``
+    if panel.annotations is not None:
+        ptext |= panel.annotations
+    if kind in _MICROSCOPY and rng.random() < 0.8:
+        # Same generator state for every panel: the bars come out pixel-identical.
+        draw_scale_bar(pim, np.random.default_rng(bar_seed), record=ptext)
+        fig.n_micro += 1
+    letter = chr(ord("A") + len(fig.rects))
+    # The letter must stay legible on dark microscopy fields as on white paper.
+    dark = float(pim[: max(1, ph // 6), : max(1, pw // 6)].mean()) < 110
+    color = (255, 255, 255) if dark else (0, 0, 0)
+    (_, th), _ = cv2.getTextSize(letter, FONT, letter_scale, 2)
+    draw_text(pim, letter, (3, th + 3), letter_scale, color, 2, ptext)
+    fig.img[y0:y1, x0:x1] = pim
+    fig.rects.append(rect)
+    fig.grays.append(panel.gray)
+    fig.negs.extend(panel.hard_negatives)
+    fig.sources.extend(panel.sources)
+    for o in panel.objects:
+        b = o.box
+        fig.objects.append(Obj((b[0] + y0, b[1] + x0, b[2] + y0, b[3] + x0), o.name, o.mask))
+
+
+def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, list[Rect]]:
+    """A multi-panel figure of size (h, w): (Panel with uint8 RGB (h, w, 3), panel rects).
+
+    Each rect is ``(y0, x0, y1, x1)`` of one panel's pixels in the figure; the Panel's
+    objects and annotations are in figure coordinates.
+    """
+    gutter, rows, cols = _grid(rng, h, w)
     names = list(_PANEL_WEIGHTS)
     p = np.array([_PANEL_WEIGHTS[k] for k in names])
     same = rng.random() < 0.6
     first = str(rng.choice(names, p=p / p.sum()))
-    img = np.full((h, w, 3), 255, np.uint8)
-    text = np.zeros((h, w), bool)
-    taken: dict[str, list[tuple[int, int, int, int]]] = {}
-    sources: list[tuple[str, tuple[int, int, int, int]]] = []
-    objects: list[Obj] = []
-    negs: list[str] = []
-    rects: list[Rect] = []
+    fig = _Figure(np.full((h, w, 3), 255, np.uint8), np.zeros((h, w), bool))
     bar_seed = int(rng.integers(0, 2**31))
     letter_scale = max(0.35, min(h, w) / 500)
-    n_micro = 0
-    grays = []
     ch = max(1, int((h - gutter * (rows + 1)) / rows))
     cw = max(1, int((w - gutter * (cols + 1)) / cols))
     for r in range(rows):
@@ -72,37 +133,15 @@ def render_compound(rng: np.random.Generator, h: int, w: int) -> tuple[Panel, li
             ph, pw = min(ch, h - y0), min(cw, w - x0)
             if ph < 8 or pw < 8:
                 continue
-            photo = render_photo_from(rng, ph, pw, taken) if kind == "photo" else None
-            if kind == "photo" and photo is None:
-                kind = _PHOTO_FALLBACK
-            panel = photo if photo is not None else render_single(rng, kind, ph, pw)
-            pim = panel.image
-            ptext = text[y0 : y0 + ph, x0 : x0 + pw]  # a view: marks land in ``text``
-            if panel.annotations is not None:
-                ptext |= panel.annotations
-            if kind in _MICROSCOPY and rng.random() < 0.8:
-                # Same generator state for every panel: the bars come out pixel-identical.
-                draw_scale_bar(pim, np.random.default_rng(bar_seed), record=ptext)
-                n_micro += 1
-            letter = chr(ord("A") + len(rects))
-            dark = float(pim[: max(1, ph // 6), : max(1, pw // 6)].mean()) < 110
-            color = (255, 255, 255) if dark else (0, 0, 0)
-            (_, th), _ = cv2.getTextSize(letter, FONT, letter_scale, 2)
-            draw_text(pim, letter, (3, th + 3), letter_scale, color, 2, ptext)
-            img[y0 : y0 + ph, x0 : x0 + pw] = pim
-            rects.append((y0, x0, y0 + ph, x0 + pw))
-            grays.append(panel.gray)
-            negs.extend(panel.hard_negatives)
-            sources.extend(panel.sources)
-            for o in panel.objects:
-                b = o.box
-                objects.append(Obj((b[0] + y0, b[1] + x0, b[2] + y0, b[3] + x0), o.name, o.mask))
-    if not rects:
+            _add_panel(rng, fig, kind, (y0, x0, y0 + ph, x0 + pw), bar_seed, letter_scale)
+    if not fig.rects:
         panel = render_single(rng, first, h, w)
         panel.kind = "compound"
         return panel, [(0, 0, h, w)]
-    negs.append("panel_letters")
-    if n_micro >= 2:
+    negs = [*fig.negs, "panel_letters"]
+    if fig.n_micro >= 2:
         negs.append("scale_bars")
-    figure = Panel(img, "compound", objects, sorted(set(negs)), all(grays), text, sources)
-    return figure, rects
+    figure = Panel(
+        fig.img, "compound", fig.objects, sorted(set(negs)), all(fig.grays), fig.text, fig.sources
+    )
+    return figure, fig.rects

@@ -47,6 +47,66 @@ def _ellipse_mask(
     return (y0, x0, y1, x1), m.astype(bool)
 
 
+def _centres(rng: np.random.Generator, h: int, w: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(y, x) float arrays of ``n`` cell centres: spread evenly, or grown in colonies."""
+    cy_all = rng.uniform(0, h, n)
+    cx_all = rng.uniform(0, w, n)
+    if rng.random() < 0.5:
+        # Clustered growth: cells crowd around a few colony centres.
+        k = int(rng.integers(1, 5))
+        centres = rng.uniform(0, 1, (k, 2)) * [h, w]
+        pick = rng.integers(0, k, n)
+        spread = rng.uniform(0.08, 0.25) * min(h, w)
+        cy_all = np.clip(centres[pick, 0] + rng.normal(0, spread, n), 0, h - 1)
+        cx_all = np.clip(centres[pick, 1] + rng.normal(0, spread, n), 0, w - 1)
+    return cy_all, cx_all
+
+
+def _draw_cell(
+    rng: np.random.Generator,
+    nuc: np.ndarray,
+    cyt: np.ndarray | None,
+    cy: float,
+    cx: float,
+    shape: tuple[float, float, float],
+) -> Obj | None:
+    """Draw one nucleus (and its cytoplasm into ``cyt``, unless None) with outline
+    ``shape`` (ay, ax, angle); return the cell as an object."""
+    h, w = nuc.shape
+    ay, ax, ang = shape
+    val = rng.uniform(0.5, 1.0)
+    cv2.ellipse(
+        nuc,
+        (round(cx), round(cy)),
+        (max(1, round(ax)), max(1, round(ay))),
+        ang,
+        0,
+        360,
+        val,
+        -1,
+        cv2.LINE_AA,
+    )
+    big = None
+    if cyt is not None:
+        cay, cax = ay * rng.uniform(1.8, 3.0), ax * rng.uniform(1.8, 3.0)
+        cang = ang + rng.uniform(-30, 30)
+        cv2.ellipse(
+            cyt,
+            (round(cx), round(cy)),
+            (max(1, round(cax)), max(1, round(cay))),
+            cang,
+            0,
+            360,
+            rng.uniform(0.3, 0.8),
+            -1,
+            cv2.LINE_AA,
+        )
+        big = _ellipse_mask(h, w, cy, cx, cay + 1, cax + 1, cang)
+    if big is None:
+        big = _ellipse_mask(h, w, cy, cx, ay + 1.5, ax + 1.5, ang)
+    return Obj(big[0], "cell", big[1]) if big is not None else None
+
+
 def _cells(
     rng: np.random.Generator,
     h: int,
@@ -62,56 +122,18 @@ def _cells(
     # A few cells share one outline (same axes and angle) but get their own texture.
     twin_shape = (r_nuc * rng.uniform(0.8, 1.2), r_nuc * rng.uniform(0.6, 1.0), rng.uniform(0, 180))
     twins = rng.random() < 0.5
-    cy_all = rng.uniform(0, h, n)
-    cx_all = rng.uniform(0, w, n)
-    if rng.random() < 0.5:
-        # Clustered growth: cells crowd around a few colony centres.
-        k = int(rng.integers(1, 5))
-        centres = rng.uniform(0, 1, (k, 2)) * [h, w]
-        pick = rng.integers(0, k, n)
-        spread = rng.uniform(0.08, 0.25) * min(h, w)
-        cy_all = np.clip(centres[pick, 0] + rng.normal(0, spread, n), 0, h - 1)
-        cx_all = np.clip(centres[pick, 1] + rng.normal(0, spread, n), 0, w - 1)
+    cy_all, cx_all = _centres(rng, h, w, n)
     for i in range(n):
-        cy, cx = float(cy_all[i]), float(cx_all[i])
         if twins and i % 7 == 0:
-            ay, ax, ang = twin_shape
+            shape = twin_shape
         else:
             ay = r_nuc * rng.uniform(0.7, 1.3)
-            ax = ay * rng.uniform(0.6, 1.0)
-            ang = rng.uniform(0, 180)
-        val = rng.uniform(0.5, 1.0)
-        cv2.ellipse(
-            nuc,
-            (round(cx), round(cy)),
-            (max(1, round(ax)), max(1, round(ay))),
-            ang,
-            0,
-            360,
-            val,
-            -1,
-            cv2.LINE_AA,
+            shape = (ay, ay * rng.uniform(0.6, 1.0), rng.uniform(0, 180))
+        cell = _draw_cell(
+            rng, nuc, cyt if cyto else None, float(cy_all[i]), float(cx_all[i]), shape
         )
-        big = None
-        if cyto:
-            cay, cax = ay * rng.uniform(1.8, 3.0), ax * rng.uniform(1.8, 3.0)
-            cang = ang + rng.uniform(-30, 30)
-            cv2.ellipse(
-                cyt,
-                (round(cx), round(cy)),
-                (max(1, round(cax)), max(1, round(cay))),
-                cang,
-                0,
-                360,
-                rng.uniform(0.3, 0.8),
-                -1,
-                cv2.LINE_AA,
-            )
-            big = _ellipse_mask(h, w, cy, cx, cay + 1, cax + 1, cang)
-        if big is None:
-            big = _ellipse_mask(h, w, cy, cx, ay + 1.5, ax + 1.5, ang)
-        if big is not None:
-            objects.append(Obj(big[0], "cell", big[1]))
+        if cell is not None:
+            objects.append(cell)
     return nuc, cyt, objects, twins
 
 

@@ -11,13 +11,8 @@
     meta.csv                               one row per figure: kind, size, instances, ...
 
 Every case gets its own generator from ``SeedSequence(seed).spawn``, so the bytes written
-do not depend on the number of worker processes or their scheduling.
-
-Workers run in a ``concurrent.futures.ProcessPoolExecutor`` rather than a
-``multiprocessing.Pool``: when a worker dies (OOM killer, a crash in native code, a spawn
-bootstrap error) a Pool silently starts a replacement and waits forever for the lost
-task, while the executor marks itself broken and fails every pending future, which we
-turn into a clear error. A watchdog bounds the wait for any single case as well.
+do not depend on the number of worker processes or their scheduling (see
+:mod:`forgeseg.synth.parallel` for how workers fail).
 """
 
 from __future__ import annotations
@@ -25,14 +20,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import multiprocessing
 import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +30,9 @@ import numpy as np
 from tqdm import tqdm
 
 from forgeseg.core.atomic import atomic_dir, save_npy, save_png, write_text
-from forgeseg.core.errors import ForgesegError, ParamsError
+from forgeseg.core.errors import ParamsError
 from forgeseg.synth.case import make_case
+from forgeseg.synth.parallel import CASE_TIMEOUT, run_parallel
 
 __all__ = ["CASE_TIMEOUT", "META_COLUMNS", "generate_dataset", "run_parallel"]
 
@@ -59,10 +50,16 @@ META_COLUMNS = (
     "jpeg",
 )
 _SINGLE_2D = 0.3  # share of single-instance masks saved (H, W), as some real files are
-# Seconds to wait for the next case in order; one takes well under a second, so only a
-# stuck worker (or a machine thrashing far beyond use) gets near this.
-CASE_TIMEOUT = 600.0
-_IN_FLIGHT = 8  # cases queued per worker: keeps both busy without holding every result
+_DIRS = (
+    "train_images/authentic",
+    "train_images/forged",
+    "train_masks",
+    "supplemental_images",
+    "supplemental_masks",
+    "test_images",
+)
+
+Job = tuple[str, str, np.random.SeedSequence, dict[str, Any]]
 
 
 def _meta_row(case_id: str, subset: str, label: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +86,7 @@ def _save_masks(path: Path, masks: np.ndarray, rng: np.random.Generator) -> None
     save_npy(path, arr)
 
 
-def _run_job(job: tuple[str, str, np.random.SeedSequence, dict[str, Any]]) -> dict[str, Any]:
+def _run_job(job: Job) -> dict[str, Any]:
     """Generate and write one case; return its meta rows and (for test) solution row."""
     from forgeseg.core.rle import encode_annotation
 
@@ -127,84 +124,6 @@ def _run_job(job: tuple[str, str, np.random.SeedSequence, dict[str, Any]]) -> di
             "shape": "authentic" if authentic else json.dumps([h, w]),
         }
     return {"rows": rows, "solution": solution, "kind": case.meta["kind"]}
-
-
-def _init_worker() -> None:
-    import cv2
-
-    # Two processes on two cores: OpenCV's own thread pool would only oversubscribe them.
-    cv2.setNumThreads(1)
-
-
-def run_parallel(
-    fn: Callable[[Any], Any],
-    jobs: list[Any],
-    ids: list[str],
-    workers: int,
-    out_dir: str | os.PathLike[str],
-    *,
-    timeout: float = CASE_TIMEOUT,
-    bar: tqdm | None = None,
-) -> list[Any]:
-    """``[fn(job) for job in jobs]`` on ``workers`` spawned processes, in job order.
-
-    ``fn`` must be picklable (module level); ``ids`` names each job in errors. Raises
-    :class:`forgeseg.core.errors.ForgesegError` naming the job and ``out_dir`` when a worker
-    process dies, ``fn`` raises, or a job's result does not arrive within ``timeout``
-    seconds of the previous one; workers still running are then terminated.
-    """
-    results: list[Any] = []
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-    pending: deque[tuple[str, Future[Any]]] = deque()
-    it = iter(zip(ids, jobs, strict=True))
-    failed = True
-    try:
-        while True:
-            # Keep a bounded window in flight; collect strictly in submission order.
-            while len(pending) < workers * _IN_FLIGHT:
-                nxt = next(it, None)
-                if nxt is None:
-                    break
-                pending.append((nxt[0], pool.submit(fn, nxt[1])))
-            if not pending:
-                break
-            case_id, fut = pending.popleft()
-            try:
-                results.append(fut.result(timeout=timeout))
-            except BrokenProcessPool as err:
-                raise ForgesegError(
-                    f"synth {out_dir}: a worker process died while generating case {case_id} "
-                    "(killed by the OS, e.g. out of memory, or failed to start); "
-                    "retry with fewer workers or smaller figures"
-                ) from err
-            except FutureTimeout as err:
-                raise ForgesegError(
-                    f"synth {out_dir}: case {case_id} produced nothing in {timeout:.0f} s; "
-                    "a worker is stuck or the machine is overloaded"
-                ) from err
-            except Exception as err:
-                raise ForgesegError(
-                    f"synth {out_dir}: generating case {case_id} failed: "
-                    f"{type(err).__name__}: {err}"
-                ) from err
-            if bar is not None:
-                bar.update()
-        failed = False
-    finally:
-        if failed:
-            # Do not wait for queued cases, and stop workers that may be stuck, so the
-            # error surfaces now instead of after the pool drains (or never).
-            for _, fut in pending:
-                fut.cancel()
-            procs = list(getattr(pool, "_processes", {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in procs:
-                if proc.is_alive():
-                    proc.terminate()
-        else:
-            pool.shutdown(wait=True)
-    return results
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
@@ -248,6 +167,58 @@ def _check(
         raise ParamsError(f"synth case_timeout must be positive, got {case_timeout}")
 
 
+def _plan(
+    seed: int, n: int, n_supplemental: int, n_test: int
+) -> list[tuple[str, str, np.random.SeedSequence]]:
+    """(subset, case_id, seed sequence) of every case, in the order they are written."""
+    total = n + n_supplemental + n_test
+    children = np.random.SeedSequence(seed).spawn(total + 1)
+    id_rng = np.random.default_rng(children[0])
+    ids = id_rng.choice(np.arange(10, 10 + max(100_000, 20 * total)), size=total, replace=False)
+    subsets = ["train"] * n + ["supplemental"] * n_supplemental + ["test"] * n_test
+    return [
+        (s, str(int(i)), children[k + 1]) for k, (s, i) in enumerate(zip(subsets, ids, strict=True))
+    ]
+
+
+def _run_jobs(
+    jobs: list[Job],
+    workers: int,
+    out_dir: str | os.PathLike[str],
+    case_timeout: float,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """:func:`_run_job` on every job, in order; in this process when parallelism can't pay."""
+    bar = tqdm(total=len(jobs), desc="synth", unit="case", disable=not progress)
+    try:
+        if workers == 1 or len(jobs) < 4:
+            results = []
+            for job in jobs:
+                results.append(_run_job(job))
+                bar.update()
+            return results
+        ids = [job[1] for job in jobs]
+        return run_parallel(_run_job, jobs, ids, workers, out_dir, timeout=case_timeout, bar=bar)
+    finally:
+        bar.close()
+
+
+def _write_tables(root: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write meta.csv, test_solution.csv and sample_submission.csv; return the meta rows."""
+    meta_rows = [row for res in results for row in res["rows"]]
+    solution = [res["solution"] for res in results if res["solution"] is not None]
+    write_text(root / "meta.csv", _csv(meta_rows, META_COLUMNS))
+    write_text(root / "test_solution.csv", _csv(solution, ("case_id", "annotation", "shape")))
+    write_text(
+        root / "sample_submission.csv",
+        _csv(
+            [{"case_id": s["case_id"], "annotation": "authentic"} for s in solution],
+            ("case_id", "annotation"),
+        ),
+    )
+    return meta_rows
+
+
 def generate_dataset(
     out_dir: str | os.PathLike[str],
     n: int,
@@ -285,11 +256,7 @@ def generate_dataset(
         case_timeout,
     )
     start = time.perf_counter()
-    total = n + n_supplemental + n_test
-    children = np.random.SeedSequence(seed).spawn(total + 1)
-    id_rng = np.random.default_rng(children[0])
-    ids = id_rng.choice(np.arange(10, 10 + max(100_000, 20 * total)), size=total, replace=False)
-    subsets = ["train"] * n + ["supplemental"] * n_supplemental + ["test"] * n_test
+    plan = _plan(seed, n, n_supplemental, n_test)
     with atomic_dir(out_dir) as tmp:
         cfg = {
             "root": str(tmp),
@@ -298,44 +265,11 @@ def generate_dataset(
             "twin": authentic_twin_fraction,
             "test_authentic": test_authentic_fraction,
         }
-        jobs = [
-            (s, str(int(i)), children[k + 1], cfg)
-            for k, (s, i) in enumerate(zip(subsets, ids, strict=True))
-        ]
-        bar = tqdm(total=total, desc="synth", unit="case", disable=not progress)
-        results: list[dict[str, Any]] = []
-        try:
-            if workers == 1 or total < 4:
-                for job in jobs:
-                    results.append(_run_job(job))
-                    bar.update()
-            else:
-                ids_ = [job[1] for job in jobs]
-                results = run_parallel(
-                    _run_job, jobs, ids_, workers, out_dir, timeout=case_timeout, bar=bar
-                )
-        finally:
-            bar.close()
-        meta_rows = [row for res in results for row in res["rows"]]
-        solution = [res["solution"] for res in results if res["solution"] is not None]
-        for sub in (
-            "train_images/authentic",
-            "train_images/forged",
-            "train_masks",
-            "supplemental_images",
-            "supplemental_masks",
-            "test_images",
-        ):
+        jobs = [(s, case_id, seq, cfg) for s, case_id, seq in plan]
+        results = _run_jobs(jobs, workers, out_dir, case_timeout, progress)
+        for sub in _DIRS:
             (tmp / sub).mkdir(parents=True, exist_ok=True)
-        write_text(tmp / "meta.csv", _csv(meta_rows, META_COLUMNS))
-        write_text(tmp / "test_solution.csv", _csv(solution, ("case_id", "annotation", "shape")))
-        write_text(
-            tmp / "sample_submission.csv",
-            _csv(
-                [{"case_id": s["case_id"], "annotation": "authentic"} for s in solution],
-                ("case_id", "annotation"),
-            ),
-        )
+        meta_rows = _write_tables(tmp, results)
     counts = Counter(f"{r['subset']}/{r['label']}" for r in meta_rows)
     return {
         "figures": len(meta_rows),
