@@ -42,21 +42,21 @@ def test_gray_and_one_bit_become_three_equal_channels(tmp_path: Path) -> None:
 
 
 def test_rgba_is_composited_on_white(tmp_path: Path) -> None:
-    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba = np.zeros((8, 8, 4), np.uint8)
     rgba[..., 0] = 200  # red under the alpha
     rgba[0, 0, 3] = 255  # opaque
     rgba[0, 1, 3] = 0  # transparent: must show white, not the hidden red
     rgba[0, 2, 3] = 128
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     out = read_image(tmp_path / "a.png")
-    assert out.shape == (4, 4, 3)
+    assert out.shape == (8, 8, 3)
     assert tuple(out[0, 0]) == (200, 0, 0)
     assert tuple(out[0, 1]) == (255, 255, 255)
     assert tuple(out[0, 2]) == (227, 127, 127)  # round((200*128 + 255*127) / 255)
 
 
 def test_gray_alpha_is_composited_on_white(tmp_path: Path) -> None:
-    la = np.zeros((3, 3, 2), np.uint8)
+    la = np.zeros((8, 8, 2), np.uint8)
     la[..., 1] = 0
     la[1, 1] = (40, 255)
     Image.fromarray(la, "LA").save(tmp_path / "la.png")
@@ -71,7 +71,7 @@ def test_palette_with_and_without_transparency(tmp_path: Path) -> None:
     pal.save(tmp_path / "p.png")
     out = read_image(tmp_path / "p.png")
     np.testing.assert_array_equal(out, np.asarray(pal.convert("RGB")))
-    idx = np.zeros((2, 2), np.uint8)
+    idx = np.zeros((8, 8), np.uint8)
     idx[0, 0] = 1
     p = Image.fromarray(idx, "P")
     p.putpalette([0, 0, 0, 10, 20, 30] + [0] * 762)
@@ -83,10 +83,10 @@ def test_palette_with_and_without_transparency(tmp_path: Path) -> None:
 
 def test_sixteen_bit_scaled_to_eight_bit(tmp_path: Path) -> None:
     values = np.array([[0, 257, 1000], [32768, 65280, 65535]], np.uint16)
-    Image.fromarray(values).save(tmp_path / "d.png")
+    Image.fromarray(np.tile(values, (4, 3))).save(tmp_path / "d.png")  # 8 px: MIN_SIDE
     out = read_image(tmp_path / "d.png")
-    assert out.dtype == np.uint8 and out.shape == (2, 3, 3)
-    np.testing.assert_array_equal(out[..., 0], [[0, 1, 4], [128, 254, 255]])
+    assert out.dtype == np.uint8 and out.shape == (8, 9, 3)
+    np.testing.assert_array_equal(out[:2, :3, 0], [[0, 1, 4], [128, 254, 255]])
 
 
 @pytest.mark.parametrize("content", [b"", b"not a png at all", None])
@@ -209,3 +209,109 @@ def test_not_a_npy_file(tmp_path: Path) -> None:
         read_mask(tmp_path / "o.npy")
     with pytest.raises(DataError, match="missing file"):
         read_mask(tmp_path / "none.npy")
+
+
+def _save(path: Path, h: int, w: int, mode: str) -> None:
+    channels = {"RGB": (3,), "RGBA": (4,), "L": ()}[mode]
+    Image.fromarray(np.full((h, w, *channels), 120, np.uint8), mode).save(path)
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "mode", "match"),
+    [
+        (1, 1, "RGB", r"image too small: 1x1 pixels .*at least 8 px"),
+        (1, 20000, "L", r"image too small: 20000x1 pixels .*at least 8 px"),
+        (7, 40, "RGBA", r"image too small: 40x7 pixels .*at least 8 px"),
+        (400, 10, "L", r"image too elongated: 10x400 pixels .*40\.0:1 exceeds the 20:1 limit"),
+        (8, 161, "RGB", r"image too elongated: 161x8 pixels .*the 20:1 limit"),
+    ],
+)
+def test_degenerate_sizes_refused_from_the_header(
+    tmp_path: Path, h: int, w: int, mode: str, match: str
+) -> None:
+    path = tmp_path / "odd.png"
+    _save(path, h, w, mode)
+    for fn in (read_image, image_size, verify_image):
+        with pytest.raises(DataError, match=match) as err:
+            fn(path)
+        assert err.value.path == str(path)
+    # Refused before decoding: a file cut after its header says the same.
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(DataError, match=match.split(":")[0]):
+        image_size(path)
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "mode"),
+    [(8, 8, "L"), (8, 160, "RGB"), (64, 113, "RGBA"), (200, 3888, "L"), (128, 410, "RGB")],
+)
+def test_sizes_of_real_and_generated_figures_accepted(
+    tmp_path: Path, h: int, w: int, mode: str
+) -> None:
+    # 113x64 is the smallest real figure; 3888 px its longest side; synth keeps sides >= 32
+    # and aspect ratios <= 3.2. The limits (8 px, 20:1) themselves are allowed.
+    _save(tmp_path / "ok.png", h, w, mode)
+    assert read_image(tmp_path / "ok.png").shape == (h, w, 3)
+
+
+def test_appledouble_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "._3.png"
+    path.write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00" + b"\0" * 80)
+    with pytest.raises(DataError, match="AppleDouble") as err:
+        read_image(path)
+    assert err.value.path == str(path) and "undecodable image" in err.value.problem
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.ones((2, 6, 5), bool),
+        np.ones((6, 5), np.float64),
+        np.ones((1, 6, 5), np.float32),
+        np.ones((6, 5), np.int16),
+    ],
+)
+def test_mask_dtype_not_uint8_normalised_with_one_warning_naming_the_file(
+    tmp_path: Path, array: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / f"m_{array.dtype}.npy"
+    np.save(path, array)
+    with caplog.at_level("WARNING", logger="forgeseg.core.imageio"):
+        out = read_mask(path, shape=(6, 5))
+        read_mask(path, shape=(6, 5))  # loaders read each mask every epoch: warn once
+    assert out.dtype == np.bool_ and out.all()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        f"{path}: mask dtype not uint8: {array.dtype} 0/1 values read as a 0/1 mask"
+    ]
+    assert imageio.inspect_mask(path).notes == (messages[0].split(": ", 1)[1],)
+
+
+def test_uint8_mask_reads_silently(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    np.save(tmp_path / "m.npy", np.ones((1, 6, 5), np.uint8))
+    with caplog.at_level("WARNING"):
+        read_mask(tmp_path / "m.npy", shape=(6, 5))
+    assert caplog.records == []
+    assert imageio.inspect_mask(tmp_path / "m.npy").notes == ()
+
+
+def test_empty_channel_beside_valid_ones_named_by_index(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    m = np.zeros((4, 6, 5), np.uint8)
+    m[1, 0, 0] = m[3, 2, 2] = 1
+    path = tmp_path / "m.npy"
+    np.save(path, m)
+    with caplog.at_level("WARNING", logger="forgeseg.core.imageio"):
+        out = read_mask(path, shape=(6, 5))
+    assert out.shape == (2, 6, 5)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: empty mask channel: channels 0, 2 of 4 all zeros, dropped (no instance)"
+    ]
+
+
+def test_all_zero_mask_is_n_zero_without_a_note(tmp_path: Path) -> None:
+    # Whether an empty mask is wrong depends on the caller (scan refuses it, EDA counts it).
+    np.save(tmp_path / "m.npy", np.zeros((3, 6, 5), np.uint8))
+    read = imageio.inspect_mask(tmp_path / "m.npy", shape=(6, 5))
+    assert read.masks.shape == (0, 6, 5) and read.notes == ()

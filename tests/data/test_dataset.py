@@ -19,10 +19,10 @@ from forgeseg.data.layout import (
 )
 
 
-def _png(path: Path, h: int = 8, w: int = 6, mode: str = "RGB") -> None:
+def _png(path: Path, h: int = 24, w: int = 20, mode: str = "RGB") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.full((h, w, 3) if mode == "RGB" else (h, w), 100, np.uint8)
-    Image.fromarray(arr).save(path)
+    channels = {"RGB": (3,), "RGBA": (4,), "L": ()}[mode]
+    Image.fromarray(np.full((h, w, *channels), 100, np.uint8), mode).save(path)
 
 
 def _npy(path: Path, array: np.ndarray) -> None:
@@ -30,7 +30,7 @@ def _npy(path: Path, array: np.ndarray) -> None:
     np.save(path, array)
 
 
-def _mask(n: int = 1, h: int = 8, w: int = 6) -> np.ndarray:
+def _mask(n: int = 1, h: int = 24, w: int = 20) -> np.ndarray:
     m = np.zeros((n, h, w), np.uint8)
     m[:, :2, :2] = 1
     return m
@@ -38,10 +38,22 @@ def _mask(n: int = 1, h: int = 8, w: int = 6) -> np.ndarray:
 
 def _truncated_png(path: Path) -> None:
     """A figure of the right size whose pixel data stops half-way (an interrupted copy)."""
-    noise = np.random.default_rng(0).integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    noise = np.random.default_rng(0).integers(0, 256, (24, 20, 3), dtype=np.uint8)
     Image.fromarray(noise).save(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+
+
+def _link_out(root: Path, rel: str) -> None:
+    """Replace ``root/rel`` by a link to a copy of it outside the root."""
+    outside = root.parent / "elsewhere" / Path(rel).name
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).rename(outside)
+    (root / rel).symlink_to(outside)
+
+
+def _submission(root: Path, text: str) -> None:
+    (root / "sample_submission.csv").write_text(text)
 
 
 def _layout(root: Path) -> Path:
@@ -50,20 +62,20 @@ def _layout(root: Path) -> Path:
         _png(root / "train_images/authentic" / f"{cid}.png")
         _png(root / "train_images/forged" / f"{cid}.png")
         _npy(root / "train_masks" / f"{cid}.npy", _mask())
-    _png(root / "train_images/forged/12.png", 5, 7, mode="L")
-    _npy(root / "train_masks/12.npy", _mask(1, 5, 7)[0])  # (H,W) layout
+    _png(root / "train_images/forged/12.png", 15, 21, mode="L")
+    _npy(root / "train_masks/12.npy", _mask(1, 15, 21)[0])  # (H,W) layout
     _png(root / "supplemental_images/90.png")
     _npy(root / "supplemental_masks/90.npy", _mask(2))
-    _png(root / "test_images/7.png", 9, 4)
+    _png(root / "test_images/7.png", 30, 18)
     _png(root / "test_images/8.png")
-    (root / "sample_submission.csv").write_text("case_id,annotation\n7,authentic\n")
+    (root / "sample_submission.csv").write_text("case_id,annotation\n7,authentic\n8,authentic\n")
     return root
 
 
 def test_layout_scanned_into_records_with_uids(tmp_path: Path) -> None:
     root = _layout(tmp_path / "data")
     result = scan(root, progress=False)
-    assert result.skipped == []
+    assert result.skipped == [] and result.warnings == []
     by_uid = {r.uid: r for r in result.records}
     assert [r.uid for r in result.records] == [
         "authentic/10",
@@ -80,7 +92,7 @@ def test_layout_scanned_into_records_with_uids(tmp_path: Path) -> None:
     assert (f.case_id, f.label, f.subset) == ("10", "forged", "train")
     assert f.image == str(root / "train_images/forged/10.png")
     assert f.mask == str(root / "train_masks/10.npy")
-    assert (by_uid["forged/12"].height, by_uid["forged/12"].width) == (5, 7)
+    assert (by_uid["forged/12"].height, by_uid["forged/12"].width) == (15, 21)
     s = by_uid["supplemental/90"]
     assert (s.label, s.subset, s.mask) == (
         "forged",
@@ -88,7 +100,7 @@ def test_layout_scanned_into_records_with_uids(tmp_path: Path) -> None:
         str(root / "supplemental_masks/90.npy"),
     )
     t = by_uid["7"]
-    assert (t.label, t.subset, t.height, t.width, t.kind) == ("unknown", "test", 9, 4, "")
+    assert (t.label, t.subset, t.height, t.width, t.kind) == ("unknown", "test", 30, 18, "")
 
 
 def test_parallel_scan_matches_serial(tmp_path: Path) -> None:
@@ -101,8 +113,12 @@ def test_parallel_scan_matches_serial(tmp_path: Path) -> None:
 
 def test_optional_parts_may_be_missing(tmp_path: Path) -> None:
     _png(tmp_path / "train_images/authentic/1.png")
-    records = scan(tmp_path, progress=False).records
-    assert [r.uid for r in records] == ["authentic/1"]
+    result = scan(tmp_path, progress=False)
+    assert [r.uid for r in result.records] == ["authentic/1"]
+    # Legal, but every real authentic figure has a forged twin: the user hears of it.
+    assert [(w.path, w.reason.split(":")[0]) for w in result.warnings] == [
+        (str(tmp_path / "train_images/authentic/1.png"), "authentic without forged twin")
+    ]
 
 
 @pytest.mark.parametrize("make", ["nothing", "file"])
@@ -130,7 +146,7 @@ PROBLEMS = {
         "undecodable image",
     ),
     "shape": (
-        lambda r: _npy(r / "train_masks/11.npy", _mask(1, 9, 6)),
+        lambda r: _npy(r / "train_masks/11.npy", _mask(1, 25, 20)),
         "train_masks/11.npy",
         "mask shape mismatch",
     ),
@@ -140,7 +156,7 @@ PROBLEMS = {
         "mask values not 0/1",
     ),
     "empty": (
-        lambda r: _npy(r / "supplemental_masks/90.npy", np.zeros((1, 8, 6), np.uint8)),
+        lambda r: _npy(r / "supplemental_masks/90.npy", np.zeros((1, 24, 20), np.uint8)),
         "supplemental_masks/90.npy",
         "empty mask",
     ),
@@ -179,7 +195,71 @@ PROBLEMS = {
         "notes.txt",
         "stray file",
     ),
+    "float_values": (
+        lambda r: _npy(r / "train_masks/11.npy", _mask().astype(np.float32) * 0.5),
+        "train_masks/11.npy",
+        "mask values not 0/1",
+    ),
+    "one_pixel": (
+        lambda r: _png(r / "train_images/authentic/11.png", 1, 1, mode="RGBA"),
+        "train_images/authentic/11.png",
+        "image too small",
+    ),
+    "strip": (
+        lambda r: _png(r / "test_images/8.png", 1, 20000, mode="L"),
+        "test_images/8.png",
+        "image too small",
+    ),
+    "elongated": (
+        lambda r: _png(r / "test_images/8.png", 10, 400),
+        "test_images/8.png",
+        "image too elongated",
+    ),
+    "link_outside": (
+        lambda r: _link_out(r, "train_images/forged/10.png"),
+        "train_images/forged/10.png",
+        "link outside the data root",
+    ),
+    "appledouble": (
+        lambda r: (r / "train_images/forged/._10.png").write_bytes(
+            b"\x00\x05\x16\x07" + b"\0" * 60
+        ),
+        "train_images/forged/._10.png",
+        "hidden file",
+    ),
+    "ds_store": (
+        lambda r: (r / "test_images/.DS_Store").write_bytes(b"\0\0\0\1Bud1"),
+        "test_images/.DS_Store",
+        "hidden file",
+    ),
+    "submission_header": (
+        lambda r: _submission(r, "id,annotation\n7,authentic\n8,authentic\n"),
+        "sample_submission.csv",
+        "sample submission header",
+    ),
+    "submission_row": (
+        lambda r: _submission(r, "case_id,annotation\n7,authentic,x\n8,authentic\n"),
+        "sample_submission.csv",
+        "sample submission row",
+    ),
+    "submission_duplicate": (
+        lambda r: _submission(r, "case_id,annotation\n7,a\n8,a\n8,a\n"),
+        "sample_submission.csv",
+        "sample submission duplicate case_id",
+    ),
+    "submission_orphan": (
+        lambda r: _submission(r, "case_id,annotation\n7,a\n8,a\n9,a\n"),
+        "sample_submission.csv",
+        "sample submission case_id without figure",
+    ),
+    "submission_missing": (
+        lambda r: _submission(r, "case_id,annotation\n7,a\n"),
+        "sample_submission.csv",
+        "sample submission missing case_id",
+    ),
 }
+# Problems that cost no figure: the file in question holds none.
+NO_FIGURE_LOST = ("stray file", "stray folder", "mask without figure", "hidden file")
 
 
 @pytest.mark.parametrize("name", sorted(PROBLEMS))
@@ -199,9 +279,9 @@ def test_each_problem_named_by_file_strict_and_lenient(tmp_path: Path, name: str
     good = {r.uid for r in scan(_layout(tmp_path / "clean"), progress=False).records}
     kept = {r.uid for r in result.records}
     assert kept <= good
-    # A stray or orphan file costs no figure; a bad figure or mask costs exactly that one.
+    # A stray, orphan or hidden file costs no figure; a bad figure or mask exactly that one.
     lost = good - kept
-    if category in ("stray file", "stray folder", "mask without figure"):
+    if category in NO_FIGURE_LOST or category.startswith("sample submission"):
         assert lost == set()
     else:
         assert len(lost) == 1
@@ -217,13 +297,6 @@ def test_strict_lists_every_problem_one_per_line(tmp_path: Path) -> None:
     assert len(err.value.problems) == 4 and len(lines) == 5
     for name in ("undecodable", "values", "no_figure", "root_file"):
         assert any(str(root / PROBLEMS[name][1]) in line for line in lines[1:])
-
-
-def test_hidden_files_are_ignored(tmp_path: Path) -> None:
-    root = _layout(tmp_path / "data")
-    (root / ".DS_Store").write_text("x")
-    (root / "train_masks/.10.npy.tmp").write_text("x")
-    assert scan(root, progress=False).skipped == []
 
 
 def test_kind_from_meta_csv(tmp_path: Path) -> None:
@@ -257,7 +330,7 @@ def test_meta_csv_missing_columns(tmp_path: Path) -> None:
 def test_test_labels_from_test_solution(tmp_path: Path) -> None:
     root = _layout(tmp_path / "data")
     (root / "test_solution.csv").write_text(
-        'case_id,annotation,shape\n7,authentic,authentic\n8,"[1, 3]","[8, 6]"\n'
+        'case_id,annotation,shape\n7,authentic,authentic\n8,"[1, 3]","[24, 20]"\n'
     )
     labels = {r.uid: r.label for r in scan(root, progress=False).records if r.subset == "test"}
     assert labels == {"7": "authentic", "8": "forged"}

@@ -7,30 +7,39 @@ A data root holds (see docs/ARCHITECTURE.md and the competition notes)::
     supplemental_masks/<case_id>.npy         test_images/<case_id>.png
     sample_submission.csv                    meta.csv, test_solution.csv (generated data)
 
-``train_images`` is required, every other part is optional. Hidden entries (names starting
-with ``.``: ``.DS_Store``, editors' and atomic writers' temporary files) are ignored;
-anything else that does not fit the layout is a stray file.
+``train_images`` is required, every other part is optional. Anything that does not fit
+the layout is a stray file; hidden entries (``.DS_Store``, macOS ``._<id>.png``) are
+skipped as ``hidden file``, except the temporary siblings of our own atomic writer, which
+are only a warning. Links leading out of the root are refused.
 
 :func:`scan` decodes every figure and mask (in ``workers`` processes) and reports each
-problem with the file it concerns. Problem reasons read ``"category: detail"`` so they
-can be counted by category.
+problem with the file it concerns; the checks live in :mod:`forgeseg.data.checks`.
+Reasons read ``"category: detail"`` so they can be counted by category. Problems cost the
+file; warnings (a mask normalised, an empty mask channel dropped, an authentic figure
+without or unlike its forged twin) keep it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from tqdm import tqdm
-
 from forgeseg.core.atomic import write_text
 from forgeseg.core.errors import DataError
-from forgeseg.core.imageio import read_mask, verify_image
+from forgeseg.data.checks import (
+    Findings,
+    Skip,
+    check_pair_shapes,
+    check_sample_submission,
+    check_twins,
+    list_entries,
+    list_files,
+    run_checks,
+)
 
 __all__ = [
     "COLUMNS",
@@ -82,17 +91,15 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Skip:
-    """A file left out of the records (lenient mode) and why: ``"category: detail"``."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
 class ScanResult:
+    """Valid figures; files left out (lenient mode) and files kept with a warning.
+
+    Both lists hold :class:`Skip` entries sorted by path, reasons ``"category: detail"``.
+    """
+
     records: list[Record]
     skipped: list[Skip] = field(default_factory=list)
+    warnings: list[Skip] = field(default_factory=list)
 
 
 class ValidationError(DataError):
@@ -151,174 +158,133 @@ def scan(
             "no train_images folder: not a data root in the Kaggle layout "
             "(train_images/{authentic,forged}, train_masks, test_images, ...)",
         )
-    problems: list[Skip] = []
-    candidates = _find_candidates(root_path, problems)
-    kinds = _read_meta(root_path / "meta.csv")
-    test_labels = _read_test_solution(root_path / "test_solution.csv")
+    found = Findings()
+    candidates, root_files = _find_candidates(root_path, found)
+    kinds = _read_meta(root_files.get("meta.csv"))
+    test_labels = _read_test_solution(root_files.get("test_solution.csv"))
 
     jobs = [(c.image, c.mask) for c in candidates]
-    results = _run_checks(jobs, workers=workers, progress=progress)
+    results = run_checks(jobs, workers=workers, progress=progress)
     records: list[Record] = []
-    for cand, (size, found) in zip(candidates, results, strict=True):
-        if found or size is None:
-            problems.extend(Skip(path, reason) for path, reason in found)
+    for cand, res in zip(candidates, results, strict=True):
+        found.warnings.extend(res.warnings)
+        if res.problems or res.size is None:
+            found.problems.extend(res.problems)
             continue
-        label = cand.label
-        if cand.subset == "test":
-            label = test_labels.get(cand.case_id, "unknown")
-        kind = kinds.get((cand.subset, cand.case_id, cand.label)) or kinds.get(
-            (cand.subset, cand.case_id, ""), ""
-        )
-        records.append(
-            Record(
-                uid=cand.uid,
-                case_id=cand.case_id,
-                label=label,
-                subset=cand.subset,
-                image=cand.image,
-                mask=cand.mask,
-                height=size[0],
-                width=size[1],
-                kind=kind,
-            )
-        )
-    problems.sort(key=lambda s: (s.path, s.reason))
+        records.append(_record(cand, res.size, kinds, test_labels))
+    check_pair_shapes(records, found)
+    problems = sorted(found.problems, key=lambda s: (s.path, s.reason))
+    warnings = sorted(found.warnings, key=lambda s: (s.path, s.reason))
     if strict and problems:
         raise ValidationError(root_path, problems)
-    return ScanResult(records=records, skipped=problems)
+    return ScanResult(records=records, skipped=problems, warnings=warnings)
 
 
-def _list_dir(folder: Path, problems: list[Skip]) -> dict[str, Path]:
-    """Visible plain files of ``folder`` by name; sub-folders are recorded as strays."""
-    files: dict[str, Path] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+def _record(
+    cand: _Candidate,
+    size: tuple[int, int],
+    kinds: Mapping[tuple[str, str, str], str],
+    test_labels: Mapping[str, str],
+) -> Record:
+    label = cand.label
+    if cand.subset == "test":
+        label = test_labels.get(cand.case_id, "unknown")
+    kind = kinds.get((cand.subset, cand.case_id, cand.label)) or kinds.get(
+        (cand.subset, cand.case_id, ""), ""
+    )
+    return Record(
+        uid=cand.uid,
+        case_id=cand.case_id,
+        label=label,
+        subset=cand.subset,
+        image=cand.image,
+        mask=cand.mask,
+        height=size[0],
+        width=size[1],
+        kind=kind,
+    )
+
+
+def _find_candidates(root: Path, found: Findings) -> tuple[list[_Candidate], dict[str, Path]]:
+    """Figures found on disk, and the known root-level files (``meta.csv``, ...) by name."""
+    real_root = root.resolve()
+    # Only folders that list_entries kept are entered: a refused link is not followed.
+    folders: dict[str, Path] = {}
+    root_files: dict[str, Path] = {}
+    for name, entry in list_entries(root, real_root, found).items():
+        if entry is None:
             continue
-        if entry.is_dir():
-            problems.append(Skip(str(entry), f"stray folder: unexpected inside {folder.name}"))
-        else:
-            files[entry.name] = entry
-    return files
-
-
-def _files_with_suffix(folder: Path, suffix: str, problems: list[Skip]) -> dict[str, Path]:
-    """``case_id -> path`` of the files of ``folder`` ending in ``suffix``; others are strays."""
-    out: dict[str, Path] = {}
-    if not folder.is_dir():
-        return out
-    for path in _list_dir(folder, problems).values():
-        if path.suffix == suffix and path.stem:
-            out[path.stem] = path
-        else:
-            problems.append(
-                Skip(str(path), f"stray file: expected {suffix} files in {folder.name}")
-            )
-    return out
-
-
-def _find_candidates(root: Path, problems: list[Skip]) -> list[_Candidate]:
-    for name, entry in _list_dir_all(root).items():
         if entry.is_dir() and name not in _ROOT_DIRS:
-            problems.append(Skip(str(entry), "stray folder: not part of the Kaggle layout"))
+            found.problem(entry, "stray folder: not part of the Kaggle layout")
         elif not entry.is_dir() and name not in _ROOT_FILES:
-            problems.append(Skip(str(entry), "stray file: not part of the Kaggle layout"))
+            found.problem(entry, "stray file: not part of the Kaggle layout")
+        else:
+            (folders if entry.is_dir() else root_files)[name] = entry
+    if "train_images" in folders:
+        for name, entry in list_entries(folders["train_images"], real_root, found).items():
+            if entry is None:
+                continue
+            if name not in ("authentic", "forged") or not entry.is_dir():
+                kind = "folder" if entry.is_dir() else "file"
+                found.problem(
+                    entry, f"stray {kind}: train_images holds only authentic/ and forged/"
+                )
+            else:
+                folders[f"train_images/{name}"] = entry
 
-    train = root / "train_images"
-    for name, entry in _list_dir_all(train).items():
-        if name not in ("authentic", "forged") or not entry.is_dir():
-            kind = "folder" if entry.is_dir() else "file"
-            problems.append(
-                Skip(str(entry), f"stray {kind}: train_images holds only authentic/ and forged/")
-            )
-    authentic = _files_with_suffix(train / "authentic", _IMAGE_SUFFIX, problems)
-    forged = _files_with_suffix(train / "forged", _IMAGE_SUFFIX, problems)
-    train_masks = _files_with_suffix(root / "train_masks", _MASK_SUFFIX, problems)
-    supp = _files_with_suffix(root / "supplemental_images", _IMAGE_SUFFIX, problems)
-    supp_masks = _files_with_suffix(root / "supplemental_masks", _MASK_SUFFIX, problems)
-    test = _files_with_suffix(root / "test_images", _IMAGE_SUFFIX, problems)
+    def files(folder: str, suffix: str) -> dict[str, Path | None]:
+        return list_files(folders.get(folder), suffix, real_root, found)
+
+    authentic = files("train_images/authentic", _IMAGE_SUFFIX)
+    forged = files("train_images/forged", _IMAGE_SUFFIX)
+    train_masks = files("train_masks", _MASK_SUFFIX)
+    supp = files("supplemental_images", _IMAGE_SUFFIX)
+    supp_masks = files("supplemental_masks", _MASK_SUFFIX)
+    test = files("test_images", _IMAGE_SUFFIX)
+    check_twins(_kept(authentic), forged, found)
+    if "sample_submission.csv" in root_files:
+        check_sample_submission(root_files["sample_submission.csv"], test, found)
 
     out: list[_Candidate] = []
-    for cid, path in sorted(authentic.items()):
+    for cid, path in sorted(_kept(authentic).items()):
         out.append(_Candidate(f"authentic/{cid}", cid, "authentic", "train", str(path), ""))
-    out.extend(_forged(forged, train_masks, "train", "forged", "train_masks", problems))
+    out.extend(_forged(forged, train_masks, "train", "forged", "train_masks", found))
     out.extend(
-        _forged(supp, supp_masks, "supplemental", "supplemental", "supplemental_masks", problems)
+        _forged(supp, supp_masks, "supplemental", "supplemental", "supplemental_masks", found)
     )
-    for cid, path in sorted(test.items()):
+    for cid, path in sorted(_kept(test).items()):
         out.append(_Candidate(cid, cid, "unknown", "test", str(path), ""))
     rank = {s: i for i, s in enumerate(SUBSETS)}
     out.sort(key=lambda c: (rank[c.subset], c.uid))
-    return out
+    return out, root_files
 
 
-def _list_dir_all(folder: Path) -> dict[str, Path]:
-    return {e.name: e for e in sorted(folder.iterdir()) if not e.name.startswith(".")}
+def _kept(files: Mapping[str, Path | None]) -> dict[str, Path]:
+    return {k: v for k, v in files.items() if v is not None}
 
 
 def _forged(
-    images: dict[str, Path],
-    masks: dict[str, Path],
+    images: Mapping[str, Path | None],
+    masks: Mapping[str, Path | None],
     subset: str,
     prefix: str,
     mask_folder: str,
-    problems: list[Skip],
+    found: Findings,
 ) -> list[_Candidate]:
+    """Forged figures paired with their masks; a refused half (``None``) drops the pair."""
     out: list[_Candidate] = []
-    for cid, path in sorted(images.items()):
-        mask = masks.get(cid)
-        if mask is None:
-            problems.append(
-                Skip(str(path), f"forged figure without mask: no {mask_folder}/{cid}.npy")
-            )
+    for cid, path in sorted(_kept(images).items()):
+        if cid not in masks:
+            found.problem(path, f"forged figure without mask: no {mask_folder}/{cid}.npy")
             continue
-        out.append(_Candidate(f"{prefix}/{cid}", cid, "forged", subset, str(path), str(mask)))
+        mask = masks[cid]
+        if mask is not None:
+            out.append(_Candidate(f"{prefix}/{cid}", cid, "forged", subset, str(path), str(mask)))
     image_folder = "train_images/forged" if subset == "train" else "supplemental_images"
-    for cid in sorted(set(masks) - set(images)):
-        problems.append(Skip(str(masks[cid]), f"mask without figure: no {image_folder}/{cid}.png"))
+    for cid, mask in sorted(_kept(masks).items()):
+        if cid not in images:
+            found.problem(mask, f"mask without figure: no {image_folder}/{cid}.png")
     return out
-
-
-_Check = tuple[tuple[int, int] | None, list[tuple[str, str]]]
-
-
-def _check_one(job: tuple[str, str]) -> _Check:
-    """Decode one figure and its mask; return its ``(H, W)`` and ``(path, reason)`` problems."""
-    image, mask = job
-    try:
-        size = verify_image(image)
-    except DataError as exc:
-        return None, [(exc.path, exc.problem)]
-    if not mask:
-        return size, []
-    try:
-        masks = read_mask(mask, shape=size)
-    except DataError as exc:
-        return size, [(exc.path, exc.problem)]
-    if masks.shape[0] == 0:
-        return size, [(mask, "empty mask: all zeros for a forged figure")]
-    return size, []
-
-
-def _run_checks(jobs: Sequence[tuple[str, str]], *, workers: int, progress: bool) -> list[_Check]:
-    bar = tqdm(total=len(jobs), desc="validate", unit="fig", disable=not progress)
-    try:
-        if workers <= 1 or len(jobs) < 2:
-            results = []
-            for job in jobs:
-                results.append(_check_one(job))
-                bar.update()
-            return results
-        # spawn: the caller may hold threads (tqdm, torch) that make fork unsafe.
-        ctx = multiprocessing.get_context("spawn")
-        chunk = max(1, min(64, len(jobs) // (workers * 8)))
-        with ctx.Pool(processes=min(workers, len(jobs))) as pool:
-            results = []
-            for res in pool.imap(_check_one, jobs, chunksize=chunk):
-                results.append(res)
-                bar.update()
-            return results
-    finally:
-        bar.close()
 
 
 def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
@@ -337,9 +303,9 @@ def _read_csv(path: Path, required: Iterable[str]) -> list[dict[str, str]]:
         raise DataError(path, f"malformed CSV: {exc}") from None
 
 
-def _read_meta(path: Path) -> dict[tuple[str, str, str], str]:
+def _read_meta(path: Path | None) -> dict[tuple[str, str, str], str]:
     """``(subset, case_id, label) -> kind`` and ``(subset, case_id, "") -> kind``."""
-    if not path.is_file():
+    if path is None or not path.is_file():
         return {}
     kinds: dict[tuple[str, str, str], str] = {}
     for row in _read_csv(path, ("case_id", "subset", "kind")):
@@ -349,9 +315,9 @@ def _read_meta(path: Path) -> dict[tuple[str, str, str], str]:
     return kinds
 
 
-def _read_test_solution(path: Path) -> dict[str, str]:
+def _read_test_solution(path: Path | None) -> dict[str, str]:
     """``case_id -> "authentic" | "forged"`` from a solution file."""
-    if not path.is_file():
+    if path is None or not path.is_file():
         return {}
     rows = _read_csv(path, ("case_id", "annotation"))
     return {
