@@ -8,7 +8,11 @@ STAMP := $(VENV)/.installed
 # Stage commands say `python` and `torchrun`: they must be the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: repro test lint bench clean-venv
+# The page `dvc plots show` fills (.dvc/config names it): pinned vega bundles inlined, so
+# plots render offline. Needs npm once; see README: Plots offline.
+PLOTS_TEMPLATE := build/vega/plots_template.html
+
+.PHONY: repro test plots lint bench clean-venv
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -18,15 +22,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-repro: $(STAMP)
+$(PLOTS_TEMPLATE): $(STAMP) src/forgeseg/pipeline/plots_offline.py scripts/plots_template.py
+	$(BIN)/python scripts/plots_template.py
+
+repro: $(STAMP) $(PLOTS_TEMPLATE)
 	$(BIN)/dvc repro
 
-test: $(STAMP)
+# Lint first: CI runs this target, and code that breaks the project's rules does not land.
+test: $(STAMP) $(PLOTS_TEMPLATE) lint
 	$(BIN)/python -m pytest -q
 
+plots: $(STAMP) $(PLOTS_TEMPLATE)
+	$(BIN)/dvc plots show
+
 lint: $(STAMP)
-	$(BIN)/ruff check src stages tests benchmarks
-	$(BIN)/ruff format --check src stages tests benchmarks
+	$(BIN)/ruff check src stages tests benchmarks scripts
+	$(BIN)/ruff format --check src stages tests benchmarks scripts
+	$(BIN)/python scripts/sizes.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_synth.py

@@ -7,8 +7,9 @@ For every forged figure of the splits (truth from the mask files, or from the da
 lands in exactly one row:
 
 - `found`: an instance covers the truth (most of the instance lies on it);
-- `rejected: <check>`: a candidate transform lay on the truth, but the named check of
-  `forgeseg.matchers.dense.core.DenseConfig` stopped it (the first such candidate's check is counted);
+- `rejected: <check>`: a candidate transform lay on the truth, but the named check
+  (`forgeseg.matchers.dense.Reason`, after the setting of `detect.dense` that decides it)
+  stopped it (the first such candidate's check is counted);
 - `no candidate`: no candidate transform lay on the truth (the votes never gathered: the
   copy is rotated or rescaled, too small for `min_blocks`, or drowned by other votes).
 
@@ -31,14 +32,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from forgeseg.config import load_params
+from forgeseg.config.matchers import DenseConfig
 from forgeseg.core.atomic import write_json, write_text
 from forgeseg.core.imageio import read_image
 from forgeseg.core.logs import run_main
 from forgeseg.data.layout import read_index
-from forgeseg.decision.detector import read_truth
-from forgeseg.matchers.dense.core import DenseConfig, Verdict, detect
-from forgeseg.params import load_params
-from forgeseg.pipeline.infer import load_solution
+from forgeseg.data.truth import read_truth
+from forgeseg.matchers.dense import Verdict, detect
+from forgeseg.scoring.files import load_solution
 
 ON_TRUTH = 0.5  # share of a footprint or instance that must lie on the truth
 
@@ -74,8 +76,8 @@ def main() -> None:
     ap.add_argument("--md", default="benchmarks/results/dense_stages.md")
     args = ap.parse_args()
     params = load_params(args.params)
-    root = Path(params["data"]["root"])
-    cfg = DenseConfig.from_dict(params["detect"].get("dense") or {})
+    root = Path(params.data.root)
+    cfg: DenseConfig = params.detect.dense
     solution = load_solution(root)
     meta = _meta(root)
 

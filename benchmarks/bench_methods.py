@@ -17,22 +17,26 @@ Writes `metrics/benchmark.json` (a DVC metrics file) and `benchmarks/results/met
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from forgeseg.config import load_params, override, resolve_device
 from forgeseg.core.atomic import write_json, write_text
 from forgeseg.core.imageio import read_image
 from forgeseg.core.logs import run_main
 from forgeseg.data.layout import read_index, scan
-from forgeseg.decision.detector import Detector, combine_matches, read_truth
-from forgeseg.decision.rules import Evidence, PostprocessConfig, calibrate, outcome, tabulate
+from forgeseg.data.truth import read_truth
+from forgeseg.decision.calibration import calibrate, outcome, tabulate
+from forgeseg.decision.detector import Detector
+from forgeseg.decision.evidence import Evidence
+from forgeseg.decision.rules import DecisionConfig
+from forgeseg.matchers import merge_results
 from forgeseg.models.predictor import Predictor
-from forgeseg.params import load_params, resolve_device
 from forgeseg.pipeline.evaluate import summarize
+from forgeseg.scoring.files import load_solution
 from workcache import SRC, is_fresh, mark_fresh, source_digest, training_key, work_key
 
 log = logging.getLogger("bench_methods")
@@ -41,9 +45,9 @@ ROWS = [  # (row name, detector method, network, matchers)
     ("all-authentic floor", "authentic", None, None),
     ("plain U-Net", "network", "unet", None),
     ("self-correlation U-Net", "network", "selfcorr", None),
-    ("keypoints: SIFT + RANSAC", "keypoints", None, "sift"),
-    ("dense block matching", "keypoints", None, "dense"),
-    ("SIFT + dense", "keypoints", None, "both"),
+    ("SIFT + RANSAC", "geometric", None, "sift"),
+    ("dense block matching", "geometric", None, "dense"),
+    ("SIFT + dense", "geometric", None, "both"),
     ("hybrid: self-corr U-Net + SIFT", "hybrid", "selfcorr", "sift"),
     ("hybrid: plain U-Net + SIFT + dense", "hybrid", "unet", "both"),
     ("hybrid: self-corr U-Net + SIFT + dense (pipeline default)", "hybrid", "selfcorr", "both"),
@@ -55,8 +59,7 @@ def _tables(records, nets: dict[str, Predictor], detector: Detector, grids, solu
     """Figure tables per (network, matchers) combination; each detector runs once a figure."""
     from tqdm import tqdm
 
-    from forgeseg.matchers.dense.core import detect as dense_detect
-    from forgeseg.matchers.sift import detect as kp_detect
+    from forgeseg.matchers import get_matcher
 
     out: dict[tuple, list] = {c: [] for c in COMBOS}
     for rec in tqdm(records, desc=desc):
@@ -65,18 +68,18 @@ def _tables(records, nets: dict[str, Predictor], detector: Detector, grids, solu
         if truth is None:
             continue
         found = {
-            "sift": kp_detect(image, detector.kp_cfg),
-            "dense": dense_detect(image, detector.dense_cfg),
+            name: get_matcher(name).detect(image, getattr(detector.detect_cfg, name))
+            for name in ("sift", "dense")
         }
-        found["both"] = combine_matches([found["sift"], found["dense"]], image.shape[:2])
+        found["both"] = merge_results([found["sift"], found["dense"]], image.shape[:2])
         outs = {name: p.predict(image) for name, p in nets.items()}
         for net, m in COMBOS:
-            ev = Evidence(rec.uid, image, net=outs.get(net), kp=found.get(m), truth=truth)
+            ev = Evidence(rec.uid, image, net=outs.get(net), geometry=found.get(m), truth=truth)
             out[(net, m)].append(
                 tabulate(
                     ev,
                     grids["thresholds"],
-                    grids["kp_inliers"],
+                    grids["min_support"],
                     grids["min_area"],
                     grids["min_area_fraction"],
                 )
@@ -95,12 +98,11 @@ def main() -> None:
     args = ap.parse_args()
     params = load_params(args.params)
     work = Path(args.work)
-    device = resolve_device(params["base"].get("device"))
+    device = resolve_device(params.base.device)
 
     # 1. The plain U-Net, same params but the architecture.
     unet_path = work / "unet.pt"
-    p = copy.deepcopy(params)
-    p["model"]["arch"] = "unet"
+    p = override(params, {"model.arch": "unet"})
     unet_key = training_key(p)
     t0 = time.perf_counter()
     if not is_fresh(unet_path, unet_key):
@@ -116,8 +118,8 @@ def main() -> None:
 
     # 2. A larger generated test set from another seed (its own train part is unused).
     large_root = work / f"large_{args.large}_{args.large_seed}"
-    s = params["synth"]
-    large_key = work_key(sides=[s["min_side"], s["max_side"]], source=source_digest(SRC / "synth"))
+    s = params.synth
+    large_key = work_key(sides=[s.min_side, s.max_side], source=source_digest(SRC / "synth"))
     # The key sits beside the folder: inside it, the strict scan would call it a stray file.
     if not is_fresh(large_root, large_key):
         from forgeseg.synth import generate_dataset
@@ -131,26 +133,25 @@ def main() -> None:
             seed=args.large_seed,
             n_test=args.large,
             n_supplemental=0,
-            min_side=s["min_side"],
-            max_side=s["max_side"],
-            workers=params["base"]["workers"],
+            min_side=s.min_side,
+            max_side=s.max_side,
+            workers=params.base.workers,
         )
         mark_fresh(large_root, large_key)
 
-    det, ev_cfg = params["detect"], params["evaluate"]
+    det, ev_cfg = params.detect, params.evaluate
     grids = {
-        "thresholds": [float(t) for t in ev_cfg["thresholds"]],
-        "gates": [float(g) for g in ev_cfg["gates"]],
-        "kp_inliers": [int(k) for k in ev_cfg.get("kp_inliers", [0])],
-        "min_area": int(det.get("min_area", 48)),
-        "min_area_fraction": float(det.get("min_area_fraction", 0.0)),
+        "thresholds": ev_cfg.thresholds,
+        "gates": ev_cfg.gates,
+        "min_support": ev_cfg.min_support,
+        "min_area": det.min_area,
+        "min_area_fraction": det.min_area_fraction,
     }
-    matcher = Detector.from_params(det, model_path=None, postprocess=PostprocessConfig("keypoints"))
-    from forgeseg.pipeline.infer import load_solution
+    matcher = Detector(det, DecisionConfig("geometric"))
 
     sets = {
         "val": (read_index("data/splits/val.csv"), None),
-        "test": (read_index("data/splits/test.csv"), load_solution(Path(params["data"]["root"]))),
+        "test": (read_index("data/splits/test.csv"), load_solution(Path(params.data.root))),
         "test_large": (
             [
                 r
@@ -176,7 +177,7 @@ def main() -> None:
             method,
             thresholds=grids["thresholds"],
             gates=grids["gates"],
-            kp_inliers=grids["kp_inliers"],
+            min_support=grids["min_support"],
             min_area=grids["min_area"],
             min_area_fraction=grids["min_area_fraction"],
         )
@@ -187,12 +188,12 @@ def main() -> None:
             "calibrated": {
                 "threshold": cfg.threshold,
                 "gate": cfg.gate,
-                "kp_min_inliers": cfg.kp_min_inliers,
+                "min_support": cfg.min_support,
             },
         }
         for split in ("val", "test", "test_large"):
             s = summarize(
-                outcome(tables[split][(net, m)], cfg, grids["thresholds"], grids["kp_inliers"])
+                outcome(tables[split][(net, m)], cfg, grids["thresholds"], grids["min_support"])
             )
             entry[split] = {
                 k: s[k]

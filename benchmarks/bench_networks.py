@@ -18,7 +18,6 @@ only scores).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import time
@@ -28,14 +27,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from forgeseg.config import load_params, override, resolve_device
 from forgeseg.core.atomic import write_json, write_text
 from forgeseg.core.imageio import read_image
 from forgeseg.core.logs import run_main
 from forgeseg.data.layout import read_index
-from forgeseg.decision.detector import read_truth
+from forgeseg.data.truth import read_truth
 from forgeseg.models.predictor import Predictor
-from forgeseg.params import load_params, resolve_device
-from forgeseg.pipeline.infer import load_solution
+from forgeseg.scoring.files import load_solution
 from forgeseg.scoring.metrics import roc_auc
 from workcache import is_fresh, mark_fresh, training_key
 
@@ -82,7 +81,7 @@ def main() -> None:
     ap.add_argument("--md", default="benchmarks/results/networks.md")
     args = ap.parse_args()
     params = load_params(args.params)
-    device = resolve_device(params["base"].get("device"))
+    device = resolve_device(params.base.device)
     overrides = {
         "size": args.size,
         "epochs": args.epochs,
@@ -94,7 +93,7 @@ def main() -> None:
     work = Path(args.work)
     splits = {
         "val": (read_index("data/splits/val.csv"), None),
-        "test": (read_index("data/splits/test.csv"), load_solution(Path(params["data"]["root"]))),
+        "test": (read_index("data/splits/test.csv"), load_solution(Path(params.data.root))),
     }
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.exists() else {}
@@ -104,9 +103,9 @@ def main() -> None:
     for row, arch in ARCHS.items():
         ckpt = work / f"{arch}_{tag}.pt"
         entry: dict[str, Any] = {"arch": arch}
-        p = copy.deepcopy(params)
-        p["model"]["arch"] = arch
-        p["train"].update(overrides)
+        p = override(
+            params, {"model.arch": arch, **{f"train.{k}": v for k, v in overrides.items()}}
+        )
         key = training_key(p)
         if is_fresh(ckpt, key):
             # Scored again without training: keep the timing the training run recorded.

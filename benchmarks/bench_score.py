@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from forgeseg.core.atomic import write_json
-from forgeseg.scoring.score import score_files, write_solution, write_submission
+from forgeseg.scoring.files import score_files, write_solution, write_submission
 
 RESULT = Path(__file__).resolve().parent / "results" / "score.json"
 

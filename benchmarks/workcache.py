@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from forgeseg.config import Params, as_dict
 from forgeseg.core.atomic import write_text
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "forgeseg"
@@ -46,11 +46,13 @@ def work_key(**parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def training_key(params: Mapping[str, Any]) -> str:
+def training_key(params: Params) -> str:
     """Key of a network trained with ``params`` (the full params, overrides applied) on the
     current split files by the current library."""
     return work_key(
-        params={k: params[k] for k in ("base", "data", "synth", "model", "train")},
+        params={
+            k: as_dict(getattr(params, k)) for k in ("base", "data", "synth", "model", "train")
+        },
         splits=file_digest("data/splits/train.csv", "data/splits/val.csv"),
         source=source_digest(),
     )

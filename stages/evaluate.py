@@ -1,7 +1,7 @@
-"""Stage evaluate: calibrate post-processing on val; metrics/evaluate.json, plots/evaluate/."""
+"""Stage evaluate: calibrate the decision on val; metrics/evaluate.json, plots/evaluate/."""
 
+from forgeseg.config import load_params
 from forgeseg.core.logs import run_main
-from forgeseg.params import load_params
 from forgeseg.pipeline.evaluate import evaluate
 
 if __name__ == "__main__":

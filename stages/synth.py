@@ -1,22 +1,23 @@
 """Stage synth: generate the default dataset in the Kaggle layout (data/synth)."""
 
+from forgeseg.config import load_params
 from forgeseg.core.logs import run_main
-from forgeseg.params import load_params
+from forgeseg.pipeline.paths import PATHS
 from forgeseg.synth import generate_dataset
 
 
 def main() -> None:
     p = load_params()
-    s = p["synth"]
+    s = p.synth
     generate_dataset(
-        "data/synth",
-        n=s["n"],
-        seed=s["seed"],
-        n_test=s["n_test"],
-        n_supplemental=s["n_supplemental"],
-        min_side=s["min_side"],
-        max_side=s["max_side"],
-        workers=p["base"]["workers"],
+        PATHS.synth,
+        n=s.n,
+        seed=s.seed,
+        n_test=s.n_test,
+        n_supplemental=s.n_supplemental,
+        min_side=s.min_side,
+        max_side=s.max_side,
+        workers=p.base.workers,
     )
 
 

@@ -1,7 +1,7 @@
 """Stage train: models/model.pt (best val oF1), checkpoints/last.pt, metrics/train (DVCLive)."""
 
+from forgeseg.config import load_params
 from forgeseg.core.logs import run_main
-from forgeseg.params import load_params
 from forgeseg.pipeline.train import train
 
 if __name__ == "__main__":

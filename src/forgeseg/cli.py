@@ -42,17 +42,22 @@ def _cmd_validate(args: argparse.Namespace) -> None:
     result = scan(args.root, strict=not args.lenient, workers=args.workers)
     for skip in result.skipped:
         print(f"skipped {skip.path}: {skip.reason}")
+    for note in result.warnings:
+        print(f"warning {note.path}: {note.reason}")
     labels: dict[str, int] = {}
     for rec in result.records:
         key = f"{rec.subset}/{rec.label}"
         labels[key] = labels.get(key, 0) + 1
     counts = ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))
-    print(f"{len(result.records)} valid figures ({counts}), {len(result.skipped)} skipped")
+    print(
+        f"{len(result.records)} valid figures ({counts}), {len(result.skipped)} skipped, "
+        f"{len(result.warnings)} warning(s)"
+    )
 
 
 def _cmd_score(args: argparse.Namespace) -> None:
     from forgeseg.core.atomic import write_json
-    from forgeseg.scoring.score import score_files
+    from forgeseg.scoring.files import score_files
 
     report = score_files(args.solution, args.submission)
     b = report.breakdown
@@ -67,7 +72,7 @@ def _cmd_score(args: argparse.Namespace) -> None:
 
 def _cmd_solution(args: argparse.Namespace) -> None:
     from forgeseg.data.layout import read_index, scan
-    from forgeseg.scoring.score import build_solution, write_solution
+    from forgeseg.scoring.files import build_solution, write_solution
 
     if args.index:
         records = read_index(args.index)
@@ -78,18 +83,16 @@ def _cmd_solution(args: argparse.Namespace) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:
-    from forgeseg.params import load_params
+    from forgeseg.config import load_params
     from forgeseg.pipeline.infer import predict_folder
 
-    detect_params = None
-    if Path(args.params).is_file():
-        detect_params = load_params(args.params)["detect"]
+    detect = load_params(args.params).detect if Path(args.params).is_file() else None
     n = predict_folder(
         args.images,
         args.out,
         model_path=args.model,
-        postprocess_path=args.postprocess,
-        detect_params=detect_params,
+        calibration_path=args.postprocess,
+        detect=detect,
         device=args.device,
     )
     print(f"wrote {args.out}: {n} figures")

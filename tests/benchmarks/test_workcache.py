@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "workcache.py"
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "workcache.py"
 _spec = importlib.util.spec_from_file_location("workcache", _PATH)
 workcache = importlib.util.module_from_spec(_spec)
 sys.modules["workcache"] = workcache

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from forgeseg.core.errors import ParamsError
-from forgeseg.decision.rules import FigureTable, PostprocessConfig, calibrate, outcome
+from forgeseg.decision.calibration import FigureTable, calibrate, outcome
+from forgeseg.decision.rules import DecisionConfig
 
 THRESHOLDS = [0.3, 0.6]
 KP = [0, 20]
@@ -15,9 +16,9 @@ def table(
     authentic,
     net_score,
     net_of1,
-    kp_any=(False, False),
-    kp_of1=(0.0, 0.0),
-    kp_best=0,
+    geo_any=(False, False),
+    geo_of1=(0.0, 0.0),
+    geo_best=0,
     net_any=(True, True),
 ):
     return FigureTable(
@@ -27,10 +28,10 @@ def table(
         np.array(net_score, float),
         np.array(net_of1, float),
         np.zeros((2, 3), np.int64),
-        np.array(kp_any),
-        np.array(kp_of1, float),
+        np.array(geo_any),
+        np.array(geo_of1, float),
         np.zeros((2, 3), np.int64),
-        kp_best,
+        geo_best,
         0 if authentic else 100,
     )
 
@@ -43,25 +44,25 @@ def figures():
         # Forged: the network finds one well, the other only at the low threshold.
         table("f1", False, net_score=[0.9, 0.8], net_of1=[0.7, 0.9]),
         table("f2", False, net_score=[0.7, 0.3], net_of1=[0.6, 0.5]),
-        # Keypoints verify a transform in f3 with 25 inliers; the network misses it.
+        # The matchers verify a transform in f3 with 25 inliers; the network misses it.
         table(
             "f3",
             False,
             net_score=[0.1, 0.1],
             net_of1=[0, 0],
-            kp_any=(True, True),
-            kp_of1=(0.8, 0.8),
-            kp_best=25,
+            geo_any=(True, True),
+            geo_of1=(0.8, 0.8),
+            geo_best=25,
         ),
-        # Keypoints misfire on an authentic figure with a weak (12-inlier) transform.
+        # The matchers misfire on an authentic figure with a weak (12-inlier) transform.
         table(
             "a3",
             True,
             net_score=[0.1, 0.1],
             net_of1=[0, 0],
-            kp_any=(True, False),
-            kp_of1=(0.0, 0.0),
-            kp_best=12,
+            geo_any=(True, False),
+            geo_of1=(0.0, 0.0),
+            geo_best=12,
         ),
     ]
 
@@ -71,16 +72,16 @@ def brute_force(tables, method, gates):
     for t in THRESHOLDS:
         for g in gates:
             for k in KP:
-                cfg = PostprocessConfig(method, t, g, k, 0)
+                cfg = DecisionConfig(method, t, g, k, 0)
                 best = max(best, outcome(tables, cfg, THRESHOLDS, KP).of1.mean())
     return best
 
 
-@pytest.mark.parametrize("method", ["network", "keypoints", "hybrid"])
+@pytest.mark.parametrize("method", ["network", "geometric", "hybrid"])
 def test_calibration_finds_the_best_setting(method):
     gates = [0.4, 0.5, 0.6]
     cfg, of1, rows = calibrate(
-        figures(), method, thresholds=THRESHOLDS, gates=gates, kp_inliers=KP, min_area=0
+        figures(), method, thresholds=THRESHOLDS, gates=gates, min_support=KP, min_area=0
     )
     assert of1 == pytest.approx(brute_force(figures(), method, gates))
     assert max(r["of1"] for r in rows) == pytest.approx(of1)
@@ -90,18 +91,20 @@ def test_calibration_finds_the_best_setting(method):
 def test_hybrid_beats_each_part_and_floor_is_authentic_fraction():
     gates = [0.4, 0.5, 0.6]
     scores = {
-        m: calibrate(figures(), m, thresholds=THRESHOLDS, gates=gates, kp_inliers=KP, min_area=0)[1]
-        for m in ("authentic", "network", "keypoints", "hybrid")
+        m: calibrate(figures(), m, thresholds=THRESHOLDS, gates=gates, min_support=KP, min_area=0)[
+            1
+        ]
+        for m in ("authentic", "network", "geometric", "hybrid")
     }
     assert scores["authentic"] == pytest.approx(3 / 6)
-    assert scores["hybrid"] > max(scores["network"], scores["keypoints"])
+    assert scores["hybrid"] > max(scores["network"], scores["geometric"])
     # Worked by hand: threshold 0.3, gate 0.6 (a1 at 0.55 is let through as authentic),
     # inlier floor 20 (a3's 12-inlier misfire dropped): a1 1, a2 1, f1 .7, f2 .6, f3 .8, a3 1.
     assert scores["hybrid"] == pytest.approx((1 + 1 + 0.7 + 0.6 + 0.8 + 1) / 6)
 
 
 def test_mask_on_an_authentic_figure_scores_zero():
-    cfg = PostprocessConfig("network", 0.3, 0.5, 0, 0)
+    cfg = DecisionConfig("network", 0.3, 0.5, 0, 0)
     out = outcome(figures(), cfg, THRESHOLDS, KP)
     assert out.forged_pred[0] and out.of1[0] == 0.0  # a1 called forged
     assert not out.forged_pred[1] and out.of1[1] == 1.0
@@ -109,16 +112,15 @@ def test_mask_on_an_authentic_figure_scores_zero():
 
 def test_settings_outside_the_grid_and_unknown_methods_are_refused():
     with pytest.raises(ValueError, match=r"threshold=0\.45"):
-        outcome(figures(), PostprocessConfig("network", 0.45, 0.5), THRESHOLDS, KP)
+        outcome(figures(), DecisionConfig("network", 0.45, 0.5), THRESHOLDS, KP)
     with pytest.raises(ParamsError, match="method"):
-        PostprocessConfig("magic")
-    with pytest.raises(ParamsError, match="bogus"):
-        PostprocessConfig.from_dict({"method": "hybrid", "bogus": 1})
+        DecisionConfig("magic")
 
 
 def test_tiny_instances_are_dropped_by_the_relative_area_floor():
-    from forgeseg.decision.rules import Evidence, area_floor, decide
-    from forgeseg.matchers.sift import KeypointResult
+    from forgeseg.decision.evidence import Evidence
+    from forgeseg.decision.rules import area_floor, decide
+    from forgeseg.matchers import MatchResult
 
     assert area_floor((1000, 1000), 48, 0.001) == 1000
     assert area_floor((100, 100), 48, 0.001) == 48
@@ -126,11 +128,11 @@ def test_tiny_instances_are_dropped_by_the_relative_area_floor():
     inst = np.zeros((2, 200, 200), bool)
     inst[0, :5, :5] = True  # 25 px: a glyph-sized "copy"
     inst[1, 50:100, 50:100] = True  # 2,500 px: 6% of the figure
-    kp = KeypointResult(inst, [30, 30], n_matches=60, score=30.0)
-    ev = Evidence("x", image, kp=kp)
-    kept = decide(ev, PostprocessConfig("keypoints", min_area=10, min_area_fraction=0.01))
+    found = MatchResult(inst, [30, 30], n_matches=60, score=30.0)
+    ev = Evidence("x", image, geometry=found)
+    kept = decide(ev, DecisionConfig("geometric", min_area=10, min_area_fraction=0.01))
     assert kept.instances.shape[0] == 1 and kept.instances[0, 60, 60]
-    loose = decide(ev, PostprocessConfig("keypoints", min_area=10, min_area_fraction=0.0))
+    loose = decide(ev, DecisionConfig("geometric", min_area=10, min_area_fraction=0.0))
     assert loose.instances.shape[0] == 2
 
 
@@ -144,7 +146,7 @@ def test_ties_go_to_the_setting_that_calls_fewer_figures_forged():
         table("f4", False, net_score=[0.5, 0.5], net_of1=[0.0, 0.0]),
     ]
     cfg, of1, rows = calibrate(
-        tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], kp_inliers=KP, min_area=0
+        tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], min_support=KP, min_area=0
     )
     assert of1 == pytest.approx((1 + 0.8 + 0) / 3)
     assert {r["of1"] for r in rows if r["threshold"] == 0.3} == {of1}
@@ -159,6 +161,6 @@ def test_ties_with_as_many_firings_take_the_widest_margin():
         table("f1", False, net_score=[0.9, 0.9], net_of1=[0.8, 0.8]),
     ]
     cfg, _, _ = calibrate(
-        tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], kp_inliers=KP, min_area=0
+        tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], min_support=KP, min_area=0
     )
     assert cfg.gate == 0.6

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,7 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
     infer = json.loads((repo / "metrics/infer.json").read_text())
     assert infer["scored"] is True and infer["n_figures"] == 8
     # The submission is valid for the official scorer.
-    from forgeseg.scoring.score import score_files
+    from forgeseg.scoring.files import score_files
 
     report = score_files(
         repo / "data/synth/test_solution.csv", repo / "data/predictions/submission.csv"

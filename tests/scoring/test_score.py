@@ -12,17 +12,15 @@ import pytest
 from forgeseg.core.errors import ScoreError
 from forgeseg.core.rle import decode_annotation, encode_annotation, parse_runs
 from forgeseg.data.layout import Record
-from forgeseg.scoring.score import (
+from forgeseg.scoring.files import (
     build_solution,
-    of1_image,
     read_solution,
-    rle_intersection,
     score_files,
-    score_frames,
     solution_row,
     write_solution,
     write_submission,
 )
+from forgeseg.scoring.score import of1_image, rle_intersection, score_frames
 
 SHAPE = "[720, 960]"
 

@@ -7,8 +7,9 @@ thresholds the map into connected components and groups the components whose con
 matches (normalised cross-correlation of the patches under the 8 flips and quarter turns),
 so each group becomes one instance.
 
-It also holds the channel-level clean-ups every detector shares: dropping tiny channels and
-merging channels that overlap (one object pasted several times is one instance).
+The channel-level clean-ups every detector shares (dropping tiny channels, merging channels
+that overlap: one object pasted several times is one instance) live in
+:mod:`forgeseg.core.masks`, and are re-exported here for this module's callers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ import cv2
 import numpy as np
 
 from forgeseg.core.errors import ParamsError
+from forgeseg.core.masks import (
+    component_masks,
+    connected_groups,
+    fill_holes,
+    filter_small,
+    group_overlapping,
+    merge_overlapping,
+)
+from forgeseg.core.pixels import zncc
 
 __all__ = [
     "PAIR_BY",
@@ -35,94 +45,6 @@ PAIR_BY = ("appearance", "none")
 _PATCH = 24
 
 
-def _check_instances(instances: np.ndarray) -> np.ndarray:
-    arr = np.asarray(instances)
-    if arr.ndim != 3:
-        raise ValueError(f"instances must be (N, H, W), got shape {arr.shape}")
-    return arr.astype(bool, copy=False)
-
-
-def filter_small(instances: np.ndarray, min_area: int) -> np.ndarray:
-    """Drop channels with fewer than ``min_area`` pixels.
-
-    Args:
-        instances: bool (N, H, W).
-        min_area: smallest kept channel, in pixels.
-
-    Returns:
-        bool (K, H, W), K <= N, channels in their original order.
-    """
-    arr = _check_instances(instances)
-    if arr.shape[0] == 0:
-        return arr
-    areas = arr.reshape(arr.shape[0], -1).sum(axis=1)
-    return arr[areas >= min_area]
-
-
-def group_overlapping(instances: np.ndarray, min_overlap: float = 0.3) -> list[list[int]]:
-    """Groups of channel indices that overlap, transitively.
-
-    Two channels are linked when ``|a & b| / min(|a|, |b|) > min_overlap``; groups are the
-    connected components of that relation, each sorted, ordered by their first index.
-
-    Args:
-        instances: bool (N, H, W).
-        min_overlap: overlap share of the smaller channel above which two channels merge.
-    """
-    arr = _check_instances(instances)
-    n = arr.shape[0]
-    flat = arr.reshape(n, -1).astype(np.float32)
-    inter = flat @ flat.T  # exact for counts below 2**24 per pair of channels
-    areas = np.diag(inter).copy()
-    smaller = np.minimum(areas[:, None], areas[None, :])
-    linked = (inter > min_overlap * smaller) & (smaller > 0)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(linked, 1)), strict=True):
-        ri, rj = find(int(i)), find(int(j))
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return sorted(groups.values(), key=lambda g: g[0])
-
-
-def merge_overlapping(instances: np.ndarray, min_overlap: float = 0.3) -> np.ndarray:
-    """Merge channels whose overlap / smaller area exceeds ``min_overlap``, transitively.
-
-    Args:
-        instances: bool (N, H, W).
-        min_overlap: see :func:`group_overlapping`.
-
-    Returns:
-        bool (K, H, W), K <= N: the union of each group, in order of the group's first
-        channel.
-    """
-    arr = _check_instances(instances)
-    if arr.shape[0] <= 1:
-        return arr.copy()
-    groups = group_overlapping(arr, min_overlap)
-    return np.stack([arr[g].any(axis=0) for g in groups])
-
-
-def component_masks(mask: np.ndarray, min_area: int) -> np.ndarray:
-    """Connected components (8-connectivity) of a bool (H, W) mask with at least
-    ``min_area`` pixels, as bool (K, H, W) ordered by label."""
-    h, w = mask.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_area]
-    if not keep:
-        return np.zeros((0, h, w), bool)
-    return labels[None, :, :] == np.asarray(keep)[:, None, None]
-
-
 def _patch(gray: np.ndarray, comp: np.ndarray) -> np.ndarray:
     """The component's bounding box of ``gray`` (outside the component set to its mean),
     resized to (_PATCH, _PATCH) float32."""
@@ -134,13 +56,6 @@ def _patch(gray: np.ndarray, comp: np.ndarray) -> np.ndarray:
     # it keeps the comparison about the component's own content.
     box = np.where(inside, box, box[inside].mean())
     return cv2.resize(box, (_PATCH, _PATCH), interpolation=cv2.INTER_AREA)
-
-
-def _zncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 1e-6 else 0.0
 
 
 def _dihedral(p: np.ndarray) -> list[np.ndarray]:
@@ -157,7 +72,8 @@ def _pair_score(pa: np.ndarray, pb: np.ndarray, area_a: int, area_b: int) -> flo
     too different to be a copy (scaled copies stay within a factor of 4 in area)."""
     if min(area_a, area_b) * 4 < max(area_a, area_b):
         return 0.0
-    return max(_zncc(pa, q) for q in _dihedral(pb))
+    # float32 patches, correlated in float32 as they always were.
+    return max(zncc(pa, q, dtype=None) for q in _dihedral(pb))
 
 
 def build_instances(
@@ -223,36 +139,16 @@ def build_instances(
     gray = image if image.ndim == 2 else cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2GRAY)
     patches = [_patch(gray, c) for c in comps]
     areas = comps.reshape(n, -1).sum(axis=1)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    paired = np.zeros(n, bool)
-    for i in range(n):
-        for j in range(i + 1, n):
-            if _pair_score(patches[i], patches[j], int(areas[i]), int(areas[j])) >= min_pair_score:
-                paired[i] = paired[j] = True
-                ri, rj = find(i), find(j)
-                if ri != rj:
-                    parent[max(ri, rj)] = min(ri, rj)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        if paired[i] or not drop_unpaired:
-            groups.setdefault(find(i), []).append(i)
+    links = [
+        (i, j)
+        for i in range(n)
+        for j in range(i + 1, n)
+        if _pair_score(patches[i], patches[j], int(areas[i]), int(areas[j])) >= min_pair_score
+    ]
+    groups = connected_groups(n, links)
+    if drop_unpaired:
+        # A component that pairs with nothing is a group of its own.
+        groups = [g for g in groups if len(g) > 1]
     if not groups:
         return np.zeros((0, h, w), bool)
-    return np.stack([comps[g].any(axis=0) for g in sorted(groups.values(), key=lambda g: g[0])])
-
-
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """(H,W) bool -> the same with every enclosed background hole filled."""
-    h, w = mask.shape
-    pad = np.zeros((h + 2, w + 2), np.uint8)
-    pad[1:-1, 1:-1] = mask
-    flood = pad.copy()
-    cv2.floodFill(flood, np.zeros((h + 4, w + 4), np.uint8), (0, 0), 1)
-    return mask | (flood[1:-1, 1:-1] == 0)
+    return np.stack([comps[g].any(axis=0) for g in groups])

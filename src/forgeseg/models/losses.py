@@ -17,24 +17,14 @@ removes the padding from every pixel term.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from forgeseg.core.errors import ParamsError
+from forgeseg.config.sections import LossConfig
 
-__all__ = ["LOSS_NAMES", "ForgeryLoss", "build_loss", "focal_loss", "soft_dice_loss"]
+__all__ = ["ForgeryLoss", "build_loss", "focal_loss", "soft_dice_loss"]
 
-LOSS_NAMES = ("bce_dice", "focal_dice")
-_DEFAULTS: dict[str, Any] = {
-    "name": "bce_dice",
-    "bce_weight": 0.5,
-    "dice_weight": 0.5,
-    "image_weight": 0.2,
-    "focal_gamma": 2.0,
-    "pos_weight": None,
-}
 # Dice smoothing, in pixels: keeps the ratio finite and its gradient bounded when both the
 # prediction and the target are nearly empty.
 _SMOOTH = 1.0
@@ -154,36 +144,16 @@ class ForgeryLoss:
         return total, logged
 
 
-def _number(cfg: Mapping[str, Any], key: str) -> float:
-    value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ParamsError(f"train.loss.{key} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def build_loss(cfg: Mapping[str, Any] | None = None) -> ForgeryLoss:
-    """Build the loss from the ``train.loss`` params section (all keys optional).
-
-    Keys: ``name`` (``bce_dice`` | ``focal_dice``), ``bce_weight`` (weight of the pixel BCE or
-    focal term, 0.5), ``dice_weight`` (0.5), ``image_weight`` (0.2), ``focal_gamma`` (2.0),
-    ``pos_weight`` (None, or the BCE weight of forged pixels). Raises :class:`ParamsError`
-    naming an unknown key or a bad value.
-    """
-    cfg = dict(cfg or {})
-    unknown = sorted(set(cfg) - set(_DEFAULTS))
-    if unknown:
-        raise ParamsError(
-            f"train.loss.{unknown[0]} is not a loss parameter (known: {', '.join(_DEFAULTS)})"
-        )
-    full = {**_DEFAULTS, **cfg}
-    if full["name"] not in LOSS_NAMES:
-        raise ParamsError(
-            f"train.loss.name must be one of {', '.join(LOSS_NAMES)}, got {full['name']!r}"
-        )
-    weights = {
-        k: _number(full, k) for k in ("bce_weight", "dice_weight", "image_weight", "focal_gamma")
-    }
-    pos_weight = None if full["pos_weight"] is None else _number(full, "pos_weight")
-    if pos_weight == 0:
-        raise ParamsError("train.loss.pos_weight must be > 0 (or null), got 0")
-    return ForgeryLoss(name=full["name"], pos_weight=pos_weight, **weights)
+def build_loss(cfg: LossConfig | Mapping[str, object] | None = None) -> ForgeryLoss:
+    """Build the loss from the ``train.loss`` params section (:class:`LossConfig`, or a
+    mapping of its keys, checked the same way)."""
+    if not isinstance(cfg, LossConfig):
+        cfg = LossConfig.from_mapping(cfg)
+    return ForgeryLoss(
+        name=cfg.name,
+        pos_weight=cfg.pos_weight,
+        bce_weight=cfg.bce_weight,
+        dice_weight=cfg.dice_weight,
+        image_weight=cfg.image_weight,
+        focal_gamma=cfg.focal_gamma,
+    )

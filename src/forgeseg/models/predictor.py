@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from forgeseg.config.sections import ModelConfig
 from forgeseg.data.transforms import letterbox, to_tensor
 from forgeseg.models import build_model
 from forgeseg.models.checkpoint import load_checkpoint
@@ -40,7 +41,7 @@ class Predictor:
         self.size = int(ckpt["size"])
         self.model_cfg = dict(ckpt["model_cfg"])
         # Weights come from the checkpoint; never ask the encoder for its own.
-        model = build_model({**self.model_cfg, "encoder_weights": None})
+        model = build_model(ModelConfig.from_mapping({**self.model_cfg, "encoder_weights": None}))
         model.load_state_dict(ckpt["state_dict"])
         self.model = model.to(device).eval()
         self.device = device

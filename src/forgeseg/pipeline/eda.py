@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forgeseg.config import BaseConfig, EdaConfig
 from forgeseg.core.atomic import save_png, write_json, write_text
+from forgeseg.pipeline.paths import PATHS, Paths
 
 if TYPE_CHECKING:
     from forgeseg.data.layout import Record
@@ -132,8 +134,6 @@ def dataset_stats(
         ``{bin, lo, hi, count}``, ``instances`` ``{instances, count}``, ``kinds``
         ``{kind, label, count}``.
     """
-    from tqdm import tqdm
-
     all_records = [rec for recs in splits.values() for rec in recs]
     split_counts: dict[str, dict[str, int]] = {}
     for name, recs in splits.items():
@@ -165,31 +165,43 @@ def dataset_stats(
     }
 
     if read_masks:
-        forged = [r for r in all_records if r.label == "forged"]
-        with_mask = [r for r in forged if r.mask]
-        fractions: list[float] = []
-        instances: list[int] = []
-        empty = 0
-        for rec in tqdm(with_mask, desc="eda: masks", unit="mask", disable=not progress):
-            share, n_inst = _mask_stats(rec)
-            instances.append(n_inst)
-            if n_inst == 0:
-                empty += 1
-            else:
-                fractions.append(100.0 * share)
-        metrics["masks"] = {
-            "forged_with_mask": len(with_mask),
-            "forged_without_mask": len(forged) - len(with_mask),
-            "empty": empty,
-            "empty_fraction": round(empty / len(with_mask), 6) if with_mask else None,
-        }
-        metrics["forged_fraction_pct"] = _summary(fractions)
-        metrics["instances"] = _summary(instances)
-        tables["forged_fraction"] = _histogram(fractions, FRACTION_EDGES_PCT, "%")
-        inst_counts = Counter(instances)
-        top = max(instances, default=0)
-        tables["instances"] = [{"instances": k, "count": inst_counts[k]} for k in range(top + 1)]
+        _add_mask_stats(all_records, metrics, tables, progress)
     return metrics, tables
+
+
+def _add_mask_stats(
+    records: Sequence[Record],
+    metrics: dict[str, Any],
+    tables: dict[str, list[dict]],
+    progress: bool,
+) -> None:
+    """Forged share, instances and empty masks of every forged figure with a mask."""
+    from tqdm import tqdm
+
+    forged = [r for r in records if r.label == "forged"]
+    with_mask = [r for r in forged if r.mask]
+    fractions: list[float] = []
+    instances: list[int] = []
+    empty = 0
+    for rec in tqdm(with_mask, desc="eda: masks", unit="mask", disable=not progress):
+        share, n_inst = _mask_stats(rec)
+        instances.append(n_inst)
+        if n_inst == 0:
+            empty += 1
+        else:
+            fractions.append(100.0 * share)
+    metrics["masks"] = {
+        "forged_with_mask": len(with_mask),
+        "forged_without_mask": len(forged) - len(with_mask),
+        "empty": empty,
+        "empty_fraction": round(empty / len(with_mask), 6) if with_mask else None,
+    }
+    metrics["forged_fraction_pct"] = _summary(fractions)
+    metrics["instances"] = _summary(instances)
+    tables["forged_fraction"] = _histogram(fractions, FRACTION_EDGES_PCT, "%")
+    inst_counts = Counter(instances)
+    top = max(instances, default=0)
+    tables["instances"] = [{"instances": k, "count": inst_counts[k]} for k in range(top + 1)]
 
 
 def write_table(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -248,3 +260,18 @@ def run_eda(
         contact_sheet_path,
     )
     return metrics
+
+
+def run_stage(cfg: EdaConfig, base: BaseConfig, *, paths: Paths = PATHS) -> dict[str, Any]:
+    """The ``eda`` stage: statistics of every split in ``paths.splits``."""
+    from forgeseg.data.layout import read_index
+
+    splits = {name: read_index(paths.splits / f"{name}.csv") for name in ("train", "val", "test")}
+    return run_eda(
+        splits,
+        metrics_path=paths.eda_metrics,
+        plots_dir=paths.eda_plots,
+        contact_sheet_path=paths.eda_plots / "contact_sheet.png",
+        per_kind=cfg.per_kind,
+        seed=base.seed,
+    )

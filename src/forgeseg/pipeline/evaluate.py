@@ -1,4 +1,4 @@
-"""The evaluate stage: calibrate post-processing on val, report every detector beside the
+"""The evaluate stage: calibrate the decision on val, report every detector beside the
 all-``authentic`` floor.
 
 Calibration and the reported val figures use the same figures, so val oF1 is optimistic;
@@ -7,33 +7,31 @@ the infer stage's score on the held-out test figures is the honest number.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from forgeseg.core.atomic import write_json, write_text
+from forgeseg.config import DetectConfig, EvaluateConfig, Params, resolve_device
+from forgeseg.config.sections import DETECT_METHODS
+from forgeseg.core.atomic import write_csv, write_json
 from forgeseg.data.layout import read_index
-from forgeseg.decision.detector import Detector
-from forgeseg.decision.rules import (
-    METHODS,
+from forgeseg.decision.calibration import (
     FigureTable,
     Outcome,
-    PostprocessConfig,
     calibrate,
     outcome,
-    save_postprocess,
+    save_calibration,
     tabulate,
 )
-from forgeseg.params import resolve_device, section
+from forgeseg.decision.detector import Detector
+from forgeseg.decision.rules import DecisionConfig
+from forgeseg.pipeline.paths import PATHS, Paths
 from forgeseg.scoring.metrics import image_metrics, roc_curve
 
-__all__ = ["collect_tables", "evaluate", "summarize", "write_csv"]
+__all__ = ["calibrate_all", "collect_tables", "evaluate", "summarize"]
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +63,12 @@ def summarize(out: Outcome) -> dict[str, Any]:
     }
 
 
-def write_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Rows of equal keys -> CSV with a header, atomically (DVC plots read these)."""
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    write_text(path, buf.getvalue())
-
-
 def collect_tables(
     detector: Detector,
     records: Sequence[Any],
     *,
-    thresholds: Sequence[float],
-    kp_inliers: Sequence[int],
-    min_area: int,
-    min_area_fraction: float = 0.0,
+    evaluate: EvaluateConfig,
+    detect: DetectConfig,
     solution: Mapping[str, str] | None = None,
     progress: bool = True,
     desc: str = "evaluate",
@@ -93,116 +79,107 @@ def collect_tables(
         if ev.truth is None:
             log.warning("%s: truth unknown, left out of the evaluation", ev.uid)
             continue
-        tables.append(tabulate(ev, thresholds, kp_inliers, min_area, min_area_fraction))
+        tables.append(
+            tabulate(
+                ev,
+                evaluate.thresholds,
+                evaluate.min_support,
+                detect.min_area,
+                detect.min_area_fraction,
+            )
+        )
     return tables
 
 
 def calibrate_all(
     tables: Sequence[FigureTable],
     *,
-    thresholds: Sequence[float],
-    gates: Sequence[float],
-    kp_inliers: Sequence[int],
-    min_area: int,
-    min_area_fraction: float = 0.0,
-    methods: Sequence[str] = METHODS,
-) -> dict[str, tuple[PostprocessConfig, list[dict[str, Any]]]]:
-    """Calibrate each detector on the same tables."""
-    return {
-        m: (cfg, rows)
-        for m in methods
-        for cfg, _, rows in [
-            calibrate(
-                tables,
-                m,
-                thresholds=thresholds,
-                gates=gates,
-                kp_inliers=kp_inliers,
-                min_area=min_area,
-                min_area_fraction=min_area_fraction,
-            )
-        ]
-    }
+    evaluate: EvaluateConfig,
+    detect: DetectConfig,
+    methods: Sequence[str] = DETECT_METHODS,
+) -> dict[str, tuple[DecisionConfig, list[dict[str, Any]]]]:
+    """Calibrate each detector on the same tables: ``{method: (best config, sweep rows)}``."""
+    out = {}
+    for m in methods:
+        cfg, _, rows = calibrate(
+            tables,
+            m,
+            thresholds=evaluate.thresholds,
+            gates=evaluate.gates,
+            min_support=evaluate.min_support,
+            min_area=detect.min_area,
+            min_area_fraction=detect.min_area_fraction,
+        )
+        out[m] = (cfg, rows)
+    return out
 
 
-def evaluate(
-    params: Mapping[str, Any],
-    *,
-    model_path: str | Path = "models/model.pt",
-    splits_dir: str | Path = "data/splits",
-    metrics_path: str | Path = "metrics/evaluate.json",
-    plots_dir: str | Path = "plots/evaluate",
-    postprocess_path: str | Path = "models/postprocess.json",
-    progress: bool = True,
-) -> dict[str, Any]:
+def evaluate(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> dict[str, Any]:
     """Calibrate on the val split and write metrics, plots and the calibrated settings."""
-    det_cfg = section(params, "detect")
-    ev_cfg = section(params, "evaluate")
-    method = det_cfg.get("method", "hybrid")
-    min_area = int(det_cfg.get("min_area", 48))
-    min_area_fraction = float(det_cfg.get("min_area_fraction", 0.0))
-    thresholds = [float(t) for t in ev_cfg.get("thresholds", [0.5])]
-    gates = [float(g) for g in ev_cfg.get("gates", [0.5])]
-    kp_inliers = [int(k) for k in ev_cfg.get("kp_inliers", [0])]
-    records = read_index(Path(splits_dir) / "val.csv")
-    device = resolve_device(params["base"].get("device"))
-    detector = Detector.from_params(
-        det_cfg,
-        model_path=model_path,
-        postprocess=PostprocessConfig("hybrid", min_area=min_area),
-        device=device,
+    det, ev_cfg = params.detect, params.evaluate
+    records = read_index(paths.splits / "val.csv")
+    # Every method is scored from the same evidence, so the detector gathers all of it.
+    detector = Detector(
+        det,
+        DecisionConfig("hybrid"),
+        model_path=paths.model,
+        device=resolve_device(params.base.device),
     )
     log.info("evaluating %d val figures with every detector", len(records))
-    tables = collect_tables(
-        detector,
-        records,
-        thresholds=thresholds,
-        kp_inliers=kp_inliers,
-        min_area=min_area,
-        min_area_fraction=min_area_fraction,
-        progress=progress,
-    )
+    tables = collect_tables(detector, records, evaluate=ev_cfg, detect=det, progress=progress)
     if not tables:
-        raise ValueError(f"{Path(splits_dir) / 'val.csv'}: no val figure with known truth")
-    calibrated = calibrate_all(
-        tables,
-        thresholds=thresholds,
-        gates=gates,
-        kp_inliers=kp_inliers,
-        min_area=min_area,
-        min_area_fraction=min_area_fraction,
-    )
+        raise ValueError(f"{paths.splits / 'val.csv'}: no val figure with known truth")
+    calibrated = calibrate_all(tables, evaluate=ev_cfg, detect=det)
     per_method = {
-        m: summarize(outcome(tables, cfg, thresholds, kp_inliers))
+        m: summarize(outcome(tables, cfg, ev_cfg.thresholds, ev_cfg.min_support))
         for m, (cfg, _) in calibrated.items()
     }
-    best_cfg, sweep = calibrated[method]
-    main = per_method[method]
+    best_cfg, sweep = calibrated[det.method]
+    main = per_method[det.method]
     metrics = {
-        "method": method,
+        "method": det.method,
         **main,
         "calibrated": {
             "threshold": best_cfg.threshold,
             "gate": best_cfg.gate,
-            "kp_min_inliers": best_cfg.kp_min_inliers,
+            "min_support": best_cfg.min_support,
         },
         "methods": {
             m: {k: s[k] for k in ("of1", "forged_only_of1", "authentic_fpr", "dice")}
             for m, s in per_method.items()
         },
     }
-    write_json(metrics_path, metrics)
-    save_postprocess(postprocess_path, best_cfg, val_of1=main["of1"], val_floor=main["floor"])
+    write_json(paths.evaluate_metrics, metrics)
+    save_calibration(paths.calibration, best_cfg, of1=main["of1"], floor=main["floor"])
+    final = outcome(tables, best_cfg, ev_cfg.thresholds, ev_cfg.min_support)
+    _write_plots(Path(paths.evaluate_plots), sweep, final, per_method, main["floor"])
+    log.info(
+        "val oF1 %.4f (%s; all-authentic floor %.4f); calibrated threshold %.2f, gate %.2f, "
+        "geometric support >= %d",
+        main["of1"],
+        det.method,
+        main["floor"],
+        best_cfg.threshold,
+        best_cfg.gate,
+        best_cfg.min_support,
+    )
+    return metrics
 
-    plots = Path(plots_dir)
+
+def _write_plots(
+    plots: Path,
+    sweep: Sequence[Mapping[str, Any]],
+    final: Outcome,
+    per_method: Mapping[str, Mapping[str, Any]],
+    floor: float,
+) -> None:
     by_t: dict[float, float] = {}
     for row in sweep:
         by_t[row["threshold"]] = max(by_t.get(row["threshold"], 0.0), row["of1"])
     write_csv(
         plots / "threshold_sweep.csv",
-        [{"threshold": t, "of1": v, "floor": main["floor"]} for t, v in sorted(by_t.items())],
+        [{"threshold": t, "of1": v, "floor": floor} for t, v in sorted(by_t.items())],
     )
-    final = outcome(tables, best_cfg, thresholds, kp_inliers)
     fpr, tpr, _ = roc_curve(final.truth_forged.astype(int), final.score)
     write_csv(
         plots / "roc.csv",
@@ -216,17 +193,5 @@ def evaluate(
         ],
     )
     write_csv(
-        plots / "methods.csv",
-        [{"method": m, "of1": s["of1"]} for m, s in per_method.items()],
+        plots / "methods.csv", [{"method": m, "of1": s["of1"]} for m, s in per_method.items()]
     )
-    log.info(
-        "val oF1 %.4f (%s; all-authentic floor %.4f); calibrated threshold %.2f, gate %.2f, "
-        "keypoint inliers >= %d",
-        main["of1"],
-        method,
-        main["floor"],
-        best_cfg.threshold,
-        best_cfg.gate,
-        best_cfg.kp_min_inliers,
-    )
-    return metrics

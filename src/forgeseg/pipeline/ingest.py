@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from forgeseg.core.atomic import atomic_dir, write_json
+from forgeseg.config import BaseConfig, DataConfig
+from forgeseg.core.atomic import atomic_dir, write_csv, write_json
 from forgeseg.core.errors import DataError
 from forgeseg.data.layout import scan, write_index
 from forgeseg.data.split import split_records, split_summary
+from forgeseg.pipeline.paths import PATHS, Paths
 
 __all__ = ["ingest"]
 
@@ -18,10 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def ingest(
-    params: Mapping[str, Any],
+    data: DataConfig,
+    base: BaseConfig,
     *,
-    splits_dir: str | Path = "data/splits",
-    metrics_path: str | Path = "metrics/ingest.json",
+    paths: Paths = PATHS,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Scan ``data.root``, split it, write ``splits_dir/{train,val,test}.csv`` and metrics.
@@ -29,27 +30,26 @@ def ingest(
     In lenient mode (``data.strict: false``) every skipped file is listed with its reason
     in ``splits_dir/skipped.csv`` and counted in the metrics.
     """
-    from forgeseg.pipeline.evaluate import write_csv
-
-    data = params["data"]
-    root = Path(data["root"])
+    splits_dir, metrics_path = paths.splits, paths.ingest_metrics
+    root = Path(data.root)
     if not root.is_dir():
         raise DataError(root, "data.root is not a folder (see README: Using the Kaggle data)")
-    log.info("scanning %s (%s mode)", root, "strict" if data.get("strict") else "lenient")
+    log.info("scanning %s (%s mode)", root, "strict" if data.strict else "lenient")
     result = scan(
         root,
-        strict=bool(data.get("strict", False)),
-        workers=int(params["base"].get("workers", 1)),
+        strict=data.strict,
+        workers=base.workers,
         progress=progress,
     )
-    splits = split_records(
-        result.records, val_fraction=float(data["val_fraction"]), seed=int(params["base"]["seed"])
-    )
+    splits = split_records(result.records, val_fraction=data.val_fraction, seed=base.seed)
     with atomic_dir(splits_dir) as tmp:
         for name, records in splits.items():
             write_index(tmp / f"{name}.csv", records)
         write_csv(
             tmp / "skipped.csv", [{"path": s.path, "reason": s.reason} for s in result.skipped]
+        )
+        write_csv(
+            tmp / "warnings.csv", [{"path": w.path, "reason": w.reason} for w in result.warnings]
         )
     reasons: dict[str, int] = {}
     for s in result.skipped:
@@ -60,9 +60,16 @@ def ingest(
         "figures": len(result.records),
         "skipped": len(result.skipped),
         "skipped_by_reason": reasons,
+        "warnings": len(result.warnings),
         **split_summary(splits),
     }
     write_json(metrics_path, metrics)
+    for w in result.warnings[:10]:
+        log.warning("%s: %s", w.path, w.reason)
+    if len(result.warnings) > 10:
+        log.warning(
+            "... and %d more warnings (see %s/warnings.csv)", len(result.warnings) - 10, splits_dir
+        )
     for s in result.skipped[:10]:
         log.warning("skipped %s: %s", s.path, s.reason)
     if len(result.skipped) > 10:

@@ -18,36 +18,24 @@ seconds.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from forgeseg.core.atomic import write_text
 from forgeseg.core.errors import ScoreError
-from forgeseg.core.rle import AUTHENTIC, encode_annotation, parse_runs, split_annotation
+from forgeseg.core.rle import AUTHENTIC, parse_runs, split_annotation
 
 __all__ = [
     "ScoreReport",
-    "build_solution",
     "f1_matrix",
     "of1_from_counts",
     "of1_image",
-    "read_solution",
-    "read_submission",
     "rle_intersection",
-    "score_files",
     "score_frames",
-    "solution_row",
-    "write_solution",
-    "write_submission",
 ]
 
 SOLUTION_COLUMNS = ("case_id", "annotation", "shape")
@@ -219,11 +207,12 @@ def _index_rows(
         order.append(cid)
         by_id[cid] = row
     if dupes:
-        raise ScoreError(f"{what} repeats case_id(s): {_first(dupes)}")
+        raise ScoreError(f"{what} repeats case_id(s): {list_ids(dupes)}")
     return order, by_id
 
 
-def _first(ids: Sequence[str]) -> str:
+def list_ids(ids: Sequence[str]) -> str:
+    """Up to a few of ``ids``, quoted, and how many there are: for error messages."""
     shown = ", ".join(repr(c) for c in ids[:_SHOW])
     more = f" and {len(ids) - _SHOW} more" if len(ids) > _SHOW else ""
     return f"{shown}{more} ({len(ids)} in all)"
@@ -251,10 +240,10 @@ def score_frames(
     _, sub = _index_rows(submission_rows, 2, "submission")
     missing = [c for c in sol_order if c not in sub]
     if missing:
-        raise ScoreError(f"submission lacks case_id(s): {_first(missing)}")
+        raise ScoreError(f"submission lacks case_id(s): {list_ids(missing)}")
     extra = [c for c in sub if c not in sol]
     if extra:
-        raise ScoreError(f"submission has case_id(s) not in the solution: {_first(extra)}")
+        raise ScoreError(f"submission has case_id(s) not in the solution: {list_ids(extra)}")
     if not sol_order:
         raise ScoreError("the solution has no rows")
 
@@ -291,132 +280,3 @@ def score_frames(
         "forged_detected_rate": _ratio(float(pred_forged[truth_forged].sum()), n_forged),
     }
     return ScoreReport(mean=float(np.mean(scores)), per_case=per_case, breakdown=breakdown)
-
-
-# --------------------------------------------------------------------------- the files
-
-
-def _read_csv(path: str | os.PathLike[str], columns: Sequence[str], what: str) -> list[tuple]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ScoreError(f"{p}: {what} file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScoreError(f"{p}: cannot read the {what} file ({err})") from None
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise ScoreError(f"{p}: {what} file is empty (expected a header)") from None
-    except csv.Error as err:
-        raise ScoreError(f"{p}: {what} file is not valid CSV ({err})") from None
-    lacking = [c for c in columns if c not in header]
-    if lacking:
-        raise ScoreError(f"{p}: {what} file lacks column(s) {lacking}; header is {header}")
-    idx = [header.index(c) for c in columns]
-    rows = []
-    try:
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            if len(row) < len(header):
-                raise ScoreError(
-                    f"{p}: line {line_no} has {len(row)} fields, header has {len(header)}"
-                )
-            rows.append(tuple(row[i] for i in idx))
-    except csv.Error as err:
-        raise ScoreError(f"{p}: {what} file is not valid CSV ({err})") from None
-    return rows
-
-
-def read_solution(path: str | os.PathLike[str]) -> list[tuple[str, str, str]]:
-    """Rows ``(case_id, annotation, shape)`` of a solution CSV; other columns are ignored."""
-    return _read_csv(path, SOLUTION_COLUMNS, "solution")
-
-
-def read_submission(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """Rows ``(case_id, annotation)`` of a submission CSV; other columns are ignored."""
-    return _read_csv(path, SUBMISSION_COLUMNS, "submission")
-
-
-def score_files(
-    solution: str | os.PathLike[str], submission: str | os.PathLike[str]
-) -> ScoreReport:
-    """Official oF1 of a submission CSV against a solution CSV (see ``score_frames``).
-
-    Errors name the file when it is unreadable or lacks columns; row errors name the case.
-    """
-    sol_rows = read_solution(solution)
-    sub_rows = read_submission(submission)
-    try:
-        return score_frames(sol_rows, sub_rows)
-    except ScoreError as err:
-        raise ScoreError(f"{submission} vs {solution}: {err}") from None
-
-
-def _write_csv(path: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence]):
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([str(v) for v in row[: len(header)]])
-    write_text(path, buf.getvalue())
-
-
-def write_solution(rows: Iterable[Sequence[str]], path: str | os.PathLike[str]) -> None:
-    """Write ``(case_id, annotation, shape)`` rows as a solution CSV, atomically."""
-    rows = list(rows)
-    short = [str(r[0]) if len(r) else "?" for r in rows if len(r) < 3]
-    if short:
-        raise ScoreError(f"solution rows need (case_id, annotation, shape): {_first(short)}")
-    _write_csv(path, SOLUTION_COLUMNS, rows)
-
-
-def write_submission(rows: Iterable[Sequence[str]], path: str | os.PathLike[str]) -> None:
-    """Write ``(case_id, annotation)`` rows as a Kaggle submission CSV, atomically."""
-    _write_csv(path, SUBMISSION_COLUMNS, rows)
-
-
-def solution_row(case_id: str, instances: np.ndarray, shape: Sequence[int]) -> tuple[str, str, str]:
-    """One solution row from bool (N, H, W) true instances of a figure of ``shape`` (H, W).
-
-    A figure without a non-empty instance is written as authentic on both columns, which is
-    how the official metric scores it anyway.
-    """
-    instances = np.asarray(instances)
-    h, w = int(shape[0]), int(shape[1])
-    if instances.ndim != 3 or instances.shape[1:] != (h, w):
-        raise ScoreError(
-            f"case {case_id!r}: masks of shape {instances.shape} do not fit a {h}x{w} figure"
-        )
-    annotation = encode_annotation(instances)
-    if annotation == AUTHENTIC:
-        return (str(case_id), AUTHENTIC, AUTHENTIC)
-    return (str(case_id), annotation, json.dumps([h, w]))
-
-
-def build_solution(records: Iterable[Any]) -> list[tuple[str, str, str]]:
-    """Solution rows keyed by ``record.uid`` for labelled ``forgeseg.data.layout.Record`` objects.
-
-    Forged masks are read with ``imageio.read_mask(record.mask, shape=(height, width))``.
-
-    Raises:
-        ScoreError: a record's label is neither ``authentic`` nor ``forged`` (a test figure
-            with no known truth cannot be in a solution).
-    """
-    from forgeseg.core.imageio import read_mask  # imported late: only forged rows need it
-
-    rows = []
-    for rec in records:
-        if rec.label == AUTHENTIC:
-            rows.append((str(rec.uid), AUTHENTIC, AUTHENTIC))
-        elif rec.label == "forged":
-            shape = (int(rec.height), int(rec.width))
-            rows.append(solution_row(rec.uid, read_mask(rec.mask, shape=shape), shape))
-        else:
-            raise ScoreError(
-                f"figure {rec.uid!r} has label {rec.label!r}: only authentic or forged figures "
-                "can go into a solution"
-            )
-    return rows

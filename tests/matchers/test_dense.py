@@ -1,6 +1,7 @@
-"""dense.detect: finds small translated, mirrored and turned copies as one source+copy
-instance; stays silent on look-alike objects (the same shape under another grain), regular
-patterns, repeated text, flat and tiny figures."""
+"""matchers.dense: finds small translated, mirrored, turned, rotated and rescaled copies as
+one source+copy instance; stays silent on look-alike objects (the same shape under another
+grain), regular patterns, repeated text, flat and tiny figures. Its steps (the vote, the
+region, the pixel evidence) are checked through their public functions."""
 
 from __future__ import annotations
 
@@ -8,17 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
+from forgeseg.config.matchers import DenseConfig
 from forgeseg.core.errors import ParamsError
-from forgeseg.matchers.dense import core as dense_module
-from forgeseg.matchers.dense.core import (
-    DenseConfig,
-    _candidates,
-    _largest_region,
-    detect,
-    grain_sigma,
-    stroke_width,
-)
-from forgeseg.matchers.sift import KeypointResult
+from forgeseg.matchers.base import MatchResult
+from forgeseg.matchers.dense import Reason, Verdict, detect, grain_sigma, stroke_width
+from forgeseg.matchers.dense.evidence import exact_share, residual
+from forgeseg.matchers.dense.vote import largest_region, translation_candidates
 from forgeseg.synth.forge import apply_geometry
 
 H, W = 200, 320
@@ -68,14 +64,14 @@ def _forge(op: str) -> tuple[np.ndarray, np.ndarray]:
 def test_finds_small_copy_as_one_source_plus_copy_instance(op: str) -> None:
     image, truth = _forge(op)
     res = detect(image)
-    assert isinstance(res, KeypointResult)
+    assert isinstance(res, MatchResult)
     assert res.instances.shape == (1, H, W)
     assert res.instances.dtype == bool
     mask = res.instances[0]
     iou = (mask & truth).sum() / (mask | truth).sum()
     assert iou > 0.5, iou
-    assert res.inliers[0] >= DenseConfig().min_blocks
-    assert res.score == max(res.inliers)
+    assert res.support[0] >= DenseConfig().min_blocks
+    assert res.score == max(res.support)
     assert res.n_keypoints > 0
     assert len(res.transforms) == 1 and res.transforms[0]
 
@@ -121,6 +117,43 @@ def test_finds_a_rotated_or_rescaled_copy(geom: dict, box: tuple[int, int], with
     assert detect(image, DenseConfig(**without)).instances.shape[0] == 0
 
 
+def _large_rescaled_copy() -> tuple[np.ndarray, np.ndarray]:
+    """Grey figure (330, 480) uint8 of fine random texture whose 215 x 215 box at (20, 20)
+    is pasted rescaled by 1.1 in the bottom-right corner; and the truth source|copy."""
+    h, w, side = 330, 480, 215
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 1, (h // 8 + 2, w // 8 + 2)).astype(np.float32)
+    img = cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC)
+    img += 0.5 * cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.5)
+    img = ((img - img.min()) / (img.max() - img.min()) * 200 + 30).astype(np.uint8)
+    geom = {"scale": 1.1}
+    moved = apply_geometry(img[20 : 20 + side, 20 : 20 + side], geom)
+    inside = apply_geometry(np.ones((side, side), bool), geom, is_mask=True)
+    ph, pw = moved.shape
+    ty, tx = h - ph - 10, w - pw - 10
+    img[ty : ty + ph, tx : tx + pw][inside] = moved[inside]
+    truth = np.zeros((h, w), bool)
+    truth[20 : 20 + side, 20 : 20 + side] = True
+    truth[ty : ty + ph, tx : tx + pw] |= inside
+    return img, truth
+
+
+def test_finds_a_rescaled_copy_larger_than_opencvs_map_limit() -> None:
+    # The refinement samples the copy's core, one point per pixel, through cv2.remap, whose
+    # maps must stay under 32767 on each side: a core of more pixels than that (a copy of
+    # about 180 x 180 px) used to crash the matcher. A small working copy keeps this quick;
+    # the core is checked at full resolution all the same.
+    img, truth = _large_rescaled_copy()
+    assert truth[:, :240].sum() > 40000  # the source alone: its core exceeds 32767 px
+    res = detect(img, DenseConfig(max_side=240))
+    assert res.instances.shape[0] == 1
+    mask = res.instances[0]
+    assert (mask & truth).sum() / (mask | truth).sum() > 0.5
+    # Source to copy or copy to source.
+    scales = [np.sqrt(abs(np.linalg.det(t.matrix[:, :2]))) for t in res.transforms[0]]
+    assert any(abs(np.log(s / 1.1)) < 0.02 or abs(np.log(s * 1.1)) < 0.02 for s in scales)
+
+
 def test_silent_on_independently_rendered_lookalike_bands() -> None:
     image = np.repeat(_blot(1)[:, :, None], 3, axis=2)
     res = detect(image)
@@ -163,7 +196,10 @@ def test_silent_on_a_label_typeset_twice_on_a_grainy_page() -> None:
     img = np.clip(200 + 6 * rng.normal(0, 1, (H, W)), 0, 255).astype(np.uint8)
     for y in (45, 155):
         cv2.putText(img, "AKT", (14, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 40, 2, cv2.LINE_AA)
-    assert detect(img).instances.shape == (0, H, W)
+    trace: list[Verdict] = []
+    assert detect(img, trace=trace).instances.shape == (0, H, W)
+    # The glyphs' ink carries no grain to compare; equal pixels are what they then lack.
+    assert Reason.MIN_EXACT in {v.outcome for v in trace}
 
 
 def _twins(copied: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -200,25 +236,55 @@ def test_tells_a_copy_from_a_lookalike_by_its_grain() -> None:
     assert detect(lookalike, loose).instances.shape[0] == 1  # what the residual test stops
 
 
-def test_where_grain_cannot_be_compared_only_equal_pixels_make_a_copy(monkeypatch) -> None:
-    # A band whose mottling is coarser than the page's grain leaves the residual test no
-    # pixels to use (it returns NaN). There an untouched copy still equals its source to
-    # the grey level; a look-alike under its own grain does not.
-    monkeypatch.setattr(dense_module, "_residual", lambda *a, **k: float("nan"))
-    forged, truth = _twins(copied=True)
-    res = detect(forged)
-    assert res.instances.shape == (1, H, W)
-    assert (res.instances[0] & truth).sum() > 0.5 * res.instances[0].sum()
-    # The fine-texture correlation already stops this look-alike; turned off, the
-    # exactness test must stop it alone.
-    lookalike, _ = _twins(copied=False)
-    trace: list = []
-    loose = DenseConfig(min_hp_zncc=-1.0)
-    assert detect(lookalike, loose, trace=trace).instances.shape == (0, H, W)
-    assert "min_exact" in {v.outcome for v in trace}
-    # Without it, the stroke test is all that is left, and a band is no stroke.
-    looser = DenseConfig(min_hp_zncc=-1.0, min_exact=0.0)
-    assert detect(lookalike, looser).instances.shape[0] == 1
+def _grainy_page(seed: int) -> np.ndarray:
+    """float32 (H, W) flat grey page under white pixel grain of 3 grey levels."""
+    rng = np.random.default_rng(seed)
+    return (120 + 3 * rng.normal(0, 1, (H, W))).astype(np.float32)
+
+
+def test_residual_tells_a_shared_grain_from_an_independent_one() -> None:
+    page = _grainy_page(8)
+    grain = grain_sigma(page, DenseConfig().hp_sigma)
+    region = np.zeros((H, W), bool)
+    region[40:90, 60:160] = True
+    valid = np.ones((H, W), bool)
+    # A copy carries its source's grain: copy minus mapped source leaves nothing.
+    assert residual(page, page.copy(), valid, region, grain, DenseConfig()) < 0.05
+    # A look-alike under its own grain leaves two grains' worth: about 1.
+    other = _grainy_page(9)
+    assert residual(page, other, valid, region, grain, DenseConfig()) == pytest.approx(1, abs=0.2)
+
+
+def test_residual_is_not_measured_where_the_region_has_no_grain() -> None:
+    # Flat ink drawn over a grainy page (a glyph, a band whose mottling is coarser than
+    # grain): there is no grain to compare, so the residual says nothing (NaN) rather than
+    # "copy".
+    page = _grainy_page(8)
+    grain = grain_sigma(page, DenseConfig().hp_sigma)
+    page[40:90, 60:160] = 60.0
+    region = np.zeros((H, W), bool)
+    region[40:90, 60:160] = True
+    valid = np.ones((H, W), bool)
+    assert np.isnan(residual(page, page.copy(), valid, region, grain, DenseConfig()))
+    assert np.isnan(residual(page, page.copy(), valid, region, 0.0, DenseConfig()))
+
+
+def test_where_grain_cannot_be_compared_only_equal_pixels_make_a_copy() -> None:
+    # What decides then is whether the copy's pixels equal the mapped source's to the grey
+    # level, up to one brightness map; two objects drawn apart never agree so closely.
+    src = np.rint(_grainy_page(10))
+    region = np.zeros((H, W), bool)
+    region[40:90, 60:160] = True
+    valid = np.ones((H, W), bool)
+    assert exact_share(src, src.copy(), valid, region) == 1.0
+    relit = np.rint(1.15 * src - 12)  # the copy re-lit, then rounded to grey levels
+    assert exact_share(relit, src, valid, region) > 0.95
+    lookalike = np.rint(_grainy_page(11))
+    assert exact_share(lookalike, src, valid, region) < 0.5
+    # Too small a region to judge.
+    tiny = np.zeros((H, W), bool)
+    tiny[10:13, 10:13] = True
+    assert exact_share(src, src.copy(), valid, tiny) == 0.0
 
 
 def test_silent_on_a_regular_pattern_repeated_pixel_for_pixel() -> None:
@@ -264,7 +330,7 @@ def test_votes_split_across_a_bin_border_make_one_candidate() -> None:
     corners = np.concatenate([grid, grid + np.array([40, 30]), grid + np.array([41, 30])])
     src = np.arange(n)
     dst = np.where(np.arange(n) % 2 == 0, n + np.arange(n), 2 * n + np.arange(n))
-    cands = _candidates(corners, src, dst, np.zeros(n, np.int64), cfg)
+    cands = translation_candidates(corners, src, dst, np.zeros(n, np.int64), cfg)
     assert len(cands) == 1
     assert len(cands[0].xy) == n
 
@@ -282,7 +348,8 @@ def test_a_compact_copy_outranks_more_votes_scattered_over_the_figure() -> None:
     shift = np.where(np.arange(len(sources))[:, None] < len(region_a), [50, 200], [7, 250])
     corners = np.concatenate([sources, sources + shift])
     n = len(sources)
-    cands = _candidates(corners, np.arange(n), n + np.arange(n), np.zeros(n, np.int64), cfg)
+    zero = np.zeros(n, np.int64)
+    cands = translation_candidates(corners, np.arange(n), n + np.arange(n), zero, cfg)
     assert len(cands) == 1
     assert np.allclose(cands[0].shift, [50, 200])
     assert len(cands[0].xy) == len(region_a)
@@ -296,11 +363,11 @@ def test_largest_region_joins_blocks_that_touch_and_only_those(step: int) -> Non
     apart = np.array([(k * reach, reach + step) for k in range(4)], np.int64)
     offset = np.array([6 * step, 3 * step])  # off the origin: corners share only the step
     corners = np.concatenate([apart, row]) + offset
-    picked = _largest_region(corners, DenseConfig())
+    picked = largest_region(corners, DenseConfig())
     assert picked.tolist() == list(range(4, 9))
     # Move the second group within reach of the chain: one region of all 9 blocks.
     closer = np.concatenate([apart - np.array([0, step]), row]) + offset
-    assert len(_largest_region(closer, DenseConfig())) == 9
+    assert len(largest_region(closer, DenseConfig())) == 9
 
 
 def test_stroke_width_tells_text_from_blobs() -> None:
@@ -328,52 +395,55 @@ def test_accepts_rgba_and_grey_like_rgb() -> None:
 def test_deterministic() -> None:
     image, _ = _forge("hflip")
     a, b = detect(image), detect(image)
-    assert np.array_equal(a.instances, b.instances) and a.inliers == b.inliers
+    assert np.array_equal(a.instances, b.instances) and a.support == b.support
 
 
-def test_config_from_dict_checks_keys_and_values() -> None:
-    assert DenseConfig.from_dict({"stride": 3, "min_zncc": 1}).min_zncc == 1.0
+def test_config_from_mapping_checks_keys_and_values() -> None:
+    assert DenseConfig.from_mapping({"stride": 3, "min_zncc": 1}).min_zncc == 1.0
     with pytest.raises(ParamsError, match="bogus"):
-        DenseConfig.from_dict({"bogus": 1})
+        DenseConfig.from_mapping({"bogus": 1})
     with pytest.raises(ParamsError, match="block"):
-        DenseConfig.from_dict({"block": 10})
+        DenseConfig.from_mapping({"block": 10})
     with pytest.raises(ParamsError, match="min_zncc"):
-        DenseConfig.from_dict({"min_zncc": 2.0})
+        DenseConfig.from_mapping({"min_zncc": 2.0})
     with pytest.raises(ParamsError, match="flips"):
-        DenseConfig.from_dict({"flips": "yes"})
+        DenseConfig.from_mapping({"flips": "yes"})
 
 
 def test_config_checks_the_new_settings() -> None:
-    assert DenseConfig.from_dict({"max_residual": 1}).max_residual == 1.0
+    assert DenseConfig.from_mapping({"max_residual": 1}).max_residual == 1.0
     with pytest.raises(ParamsError, match="max_residual"):
-        DenseConfig.from_dict({"max_residual": -0.5})
+        DenseConfig.from_mapping({"max_residual": -0.5})
     with pytest.raises(ParamsError, match="dense_index"):
-        DenseConfig.from_dict({"dense_index": "yes"})
+        DenseConfig.from_mapping({"dense_index": "yes"})
     with pytest.raises(ParamsError, match="core_erode"):
-        DenseConfig.from_dict({"core_erode": 1.5})
+        DenseConfig.from_mapping({"core_erode": 1.5})
     with pytest.raises(ParamsError, match="affine"):
-        DenseConfig.from_dict({"affine": 1})
+        DenseConfig.from_mapping({"affine": 1})
     with pytest.raises(ParamsError, match="affine_drift"):
-        DenseConfig.from_dict({"affine_drift": -1})
+        DenseConfig.from_mapping({"affine_drift": -1})
     with pytest.raises(ParamsError, match="max_affine"):
-        DenseConfig.from_dict({"max_affine": -1})
+        DenseConfig.from_mapping({"max_affine": -1})
     with pytest.raises(ParamsError, match="turn"):
-        DenseConfig.from_dict({"turn": -5})
+        DenseConfig.from_mapping({"turn": -5})
     with pytest.raises(ParamsError, match="min_affine_zncc"):
-        DenseConfig.from_dict({"min_affine_zncc": 1.5})
+        DenseConfig.from_mapping({"min_affine_zncc": 1.5})
     with pytest.raises(ParamsError, match="min_exact"):
-        DenseConfig.from_dict({"min_exact": 1.2})
+        DenseConfig.from_mapping({"min_exact": 1.2})
 
 
 def test_trace_names_the_check_that_stopped_each_candidate() -> None:
     lookalike, _ = _twins(copied=False)
-    trace: list = []
+    trace: list[Verdict] = []
     detect(lookalike, DenseConfig(min_hp_zncc=-1.0), trace=trace)
-    assert trace and {v.outcome for v in trace} == {"max_residual"}
+    assert trace and {v.outcome for v in trace} == {Reason.MAX_RESIDUAL}
+    # The reasons are the settings' names, as plain strings too (benchmark tables).
+    assert {v.outcome for v in trace} == {"max_residual"}
+    assert all(isinstance(v.outcome, Reason) for v in trace)
     forged, truth = _twins(copied=True)
     trace = []
     res = detect(forged, trace=trace)
-    found = [v for v in trace if v.outcome == "found"]
+    found = [v for v in trace if v.outcome is Reason.FOUND]
     assert found and len(trace) >= res.instances.shape[0]
     assert all(v.footprint.shape == (H, W) and v.blocks >= 16 for v in trace)
     assert (found[0].footprint & truth).sum() > 0.5 * found[0].footprint.sum()

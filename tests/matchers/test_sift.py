@@ -1,4 +1,4 @@
-"""keypoints.detect: finds transformed copies as one source+copy instance, stays silent on
+"""matchers.sift: finds transformed copies as one source+copy instance, stays silent on
 legitimately repeated elements, never crashes on degenerate figures."""
 
 from __future__ import annotations
@@ -7,8 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
+from forgeseg.config.matchers import SiftConfig
 from forgeseg.core.errors import ParamsError
-from forgeseg.matchers.sift import KeypointConfig, KeypointResult, detect
+from forgeseg.matchers.base import MatchResult
+from forgeseg.matchers.sift import detect
+from forgeseg.matchers.sift.describe import mirror_descriptors
+from forgeseg.matchers.sift.verify import clusters
 
 H, W = 300, 400
 SIZE = 80  # side of the copied patch
@@ -75,9 +79,11 @@ def test_finds_transformed_copy_as_one_source_plus_copy_instance(kind: str) -> N
     # Both halves: the instance must hold the source and the copy, not one of them.
     assert (mask & src).sum() > 0.3 * src.sum()
     assert (mask & dst).sum() > 0.3 * dst.sum()
-    assert res.inliers[0] >= KeypointConfig().min_inliers
-    assert res.score == max(res.inliers)
-    assert res.n_matches >= res.inliers[0]
+    assert res.support[0] >= SiftConfig().min_inliers
+    assert res.score == max(res.support)
+    assert res.n_matches >= res.support[0]
+    # SIFT measures no grain residual: that is the dense matcher's.
+    assert all(np.isnan(t.residual) for t in res.transforms[0])
     assert res.transforms[0][0].flipped == (kind == "flip")
 
 
@@ -86,7 +92,7 @@ def test_transform_maps_source_to_copy_in_full_resolution() -> None:
     # mask must still be in the figure's own pixels.
     image, _src, dst = _forge("scale1.25")
     big = cv2.resize(image, (W * 2, H * 2), interpolation=cv2.INTER_NEAREST)
-    res = detect(big, KeypointConfig(max_side=W, min_side=min(W, 256)))
+    res = detect(big, SiftConfig(max_side=W, min_side=min(W, 256)))
     assert res.instances.shape == (1, 2 * H, 2 * W)
     assert res.scale == pytest.approx(0.5)
     t = res.transforms[0][0]
@@ -102,7 +108,7 @@ def test_transform_maps_source_to_copy_in_full_resolution() -> None:
 def test_no_copy_no_instance() -> None:
     res = detect(np.repeat(_texture(3)[:, :, None], 3, axis=2))
     assert res.instances.shape == (0, H, W)
-    assert res.inliers == [] and res.score == 0.0
+    assert res.support == [] and res.score == 0.0
 
 
 def test_silent_on_repeated_text() -> None:
@@ -154,7 +160,7 @@ def test_degenerate_figures_give_no_instances(image: np.ndarray) -> None:
     if image.shape[0] == 300 and image.shape[1] == 300:
         cv2.circle(image, (150, 150), 40, (255, 255, 255), -1)  # one object: < 2 keypoints
     res = detect(image)
-    assert isinstance(res, KeypointResult)
+    assert isinstance(res, MatchResult)
     assert res.instances.shape == (0, *image.shape[:2])
 
 
@@ -163,30 +169,30 @@ def test_grayscale_as_rgb_equals_gray() -> None:
     a = detect(image)
     b = detect(image[:, :, 0])
     assert np.array_equal(a.instances, b.instances)
-    assert a.inliers == b.inliers
+    assert a.support == b.support
 
 
 def test_deterministic() -> None:
     image, _, _ = _forge("rot20", seed=1)
     a, b = detect(image), detect(image)
     assert np.array_equal(a.instances, b.instances)
-    assert a.inliers == b.inliers and a.n_matches == b.n_matches
+    assert a.support == b.support and a.n_matches == b.n_matches
 
 
-def test_config_from_dict() -> None:
-    cfg = KeypointConfig.from_dict({"min_inliers": 12, "ratio": 0.7, "min_zncc": 1})
+def test_config_from_mapping() -> None:
+    cfg = SiftConfig.from_mapping({"min_inliers": 12, "ratio": 0.7, "min_zncc": 1})
     assert cfg.min_inliers == 12 and cfg.ratio == 0.7 and cfg.min_zncc == 1.0
-    assert KeypointConfig.from_dict({}) == KeypointConfig()
+    assert SiftConfig.from_mapping({}) == SiftConfig()
     with pytest.raises(ParamsError, match="min_inlier"):
-        KeypointConfig.from_dict({"min_inlier": 3})
+        SiftConfig.from_mapping({"min_inlier": 3})
     with pytest.raises(ParamsError, match="ratio"):
-        KeypointConfig.from_dict({"ratio": 1.5})
+        SiftConfig.from_mapping({"ratio": 1.5})
     with pytest.raises(ParamsError, match="min_inliers"):
-        KeypointConfig.from_dict({"min_inliers": 2.5})
+        SiftConfig.from_mapping({"min_inliers": 2.5})
     with pytest.raises(ParamsError, match="flip"):
-        KeypointConfig.from_dict({"flip": "yes"})
+        SiftConfig.from_mapping({"flip": "yes"})
     with pytest.raises(ParamsError, match="max_side"):
-        KeypointConfig.from_dict({"max_side": 100, "min_side": 200})
+        SiftConfig.from_mapping({"max_side": 100, "min_side": 200})
 
 
 def test_bad_image_is_a_clear_error() -> None:
@@ -196,3 +202,21 @@ def test_bad_image_is_a_clear_error() -> None:
         detect(np.zeros((50, 50, 2), np.uint8))
     with pytest.raises(ValueError, match="shape"):
         detect(np.zeros((4, 50, 50, 3), np.uint8))
+
+
+def test_mirrored_descriptors_are_a_permutation_that_undoes_itself() -> None:
+    rng = np.random.default_rng(0)
+    desc = rng.random((5, 128)).astype(np.float32)
+    mirrored = mirror_descriptors(desc)
+    assert np.array_equal(np.sort(mirrored, axis=1), np.sort(desc, axis=1))
+    assert np.array_equal(mirror_descriptors(mirrored), desc)
+
+
+def test_clusters_link_pairs_whose_both_ends_are_near() -> None:
+    # Three pairs close at both ends (one of them in reverse order), one pair far away.
+    p = np.array([[10, 10], [12, 11], [200, 150], [300, 300]], np.float32)
+    q = np.array([[200, 150], [202, 152], [11, 12], [40, 40]], np.float32)
+    groups = clusters(p, q, radius=5.0, min_size=1)
+    assert [g.tolist() for g in groups] == [[0, 1, 2], [3]]
+    assert [g.tolist() for g in clusters(p, q, radius=5.0, min_size=2)] == [[0, 1, 2]]
+    assert clusters(p[:1], q[:1], radius=5.0, min_size=2) == []

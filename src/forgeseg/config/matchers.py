@@ -1,0 +1,122 @@
+"""Settings of the geometric matchers (``detect.sift`` and ``detect.dense``).
+
+They live here, beside the rest of the params tree, rather than inside the matchers, so that
+reading ``params.yaml`` never imports a matcher: a stage depends on a matcher's code only
+when it runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from forgeseg.config.build import Section, setting
+from forgeseg.core.errors import ParamsError
+
+__all__ = ["DENSE_GRID", "DenseConfig", "SiftConfig"]
+
+DENSE_GRID = 4  # cells per block side of the dense matcher: 16-number descriptors
+
+_UNIT = {"ge": 0.0, "le": 1.0}
+_CORR = {"ge": -1.0, "le": 1.0}
+
+
+@dataclass(frozen=True)
+class SiftConfig(Section):
+    """SIFT self-matching (:mod:`forgeseg.matchers.sift`). Distances: working-copy pixels."""
+
+    KEY: ClassVar[str] = "detect.sift"
+
+    max_side: int = setting(1280, ge=32)  # long side of the working copy (larger: downscaled)
+    min_side: int = setting(512, ge=16)  # figures whose long side is smaller are upscaled
+    n_features: int = setting(5000, ge=16)  # SIFT keypoint cap
+    contrast_threshold: float = setting(0.015, ge=0)  # low: faint, low-texture blot bands
+    edge_threshold: float = setting(10.0, ge=0)
+    knn: int = setting(6, ge=1)  # neighbours examined per keypoint by the g2NN test
+    ratio: float = setting(0.75, gt=0, le=1)  # g2NN: keep neighbour i while d_i/d_(i+1) < ratio
+    flip: bool = True  # also match against the mirrored figure
+    min_distance: float = setting(12.0, ge=0)  # matched points this close: same structure
+    min_distance_scales: float = setting(2.0, ge=0)  # ... or this many keypoint sizes
+    cluster_radius: float = setting(0.06, gt=0, le=1)  # pair link radius, share of long side
+    min_inliers: int = setting(5, ge=4)  # RANSAC inliers (distinct pairs) a transform needs
+    ransac_threshold: float = setting(3.0, ge=0)  # reprojection error of an inlier
+    max_transforms: int = setting(12, ge=1)  # verified transforms kept per figure
+    min_scale: float = 0.4  # singular values of the linear part must lie within these
+    max_scale: float = 2.5
+    max_anisotropy: float = setting(1.6, ge=1)  # ratio of singular values (similarity: 1)
+    min_spread: float = setting(4.0, ge=0)  # inliers' smallest std along an axis (px)
+    min_zncc: float = setting(0.75, **_CORR)  # correlation of source region and mapped copy
+    min_hp_zncc: float = setting(0.3, **_CORR)  # ... of their fine texture (image - blur)
+    hp_sigma: float = setting(2.0, ge=0)  # blur removed before the fine-texture correlation
+    check_pad: int = setting(6, ge=0)  # correlations over the inliers' hull grown by this
+    max_flat: float = setting(0.15, gt=0, le=1)  # largest share of flat/saturated pixels
+    local_window: int = setting(7, ge=3)  # window of the local ZNCC map that grows regions
+    local_zncc: float = setting(0.6, **_CORR)  # local correlation a grown pixel needs
+    min_std: float = setting(2.0, ge=0)  # local grey-level std below which a pixel is flat
+    grow_margin: float = setting(0.35, ge=0)  # growth beyond the inliers' hull, share of size
+    min_area: int = setting(64, ge=0)  # smallest instance kept, full-resolution pixels
+    merge_overlap: float = setting(0.2, gt=0, le=1)  # overlap share at which instances merge
+    seed: int = 0  # RANSAC sampling seed
+
+    def check(self) -> None:
+        if not 0 < self.min_scale <= 1 <= self.max_scale:
+            raise ParamsError(
+                f"{self.KEY} needs 0 < min_scale <= 1 <= max_scale; got {self.min_scale}, "
+                f"{self.max_scale}"
+            )
+        if self.min_side > self.max_side:
+            raise ParamsError(
+                f"{self.key('min_side')} ({self.min_side}) exceeds "
+                f"{self.key('max_side')} ({self.max_side})"
+            )
+
+
+@dataclass(frozen=True)
+class DenseConfig(Section):
+    """Dense block matching (:mod:`forgeseg.matchers.dense`). Distances are in pixels of the
+    working copy unless named otherwise."""
+
+    KEY: ClassVar[str] = "detect.dense"
+
+    max_side: int = setting(640, ge=32)  # long side of the working copy (larger: downscaled)
+    block: int = setting(8, ge=4)  # block side, a multiple of 4 (4x4 grid of cells)
+    stride: int = setting(2, ge=1)  # step between blocks
+    min_block_std: float = setting(4.0, ge=0)  # blocks flatter than this (grey) are skipped
+    blur: float = setting(1.0, ge=0)  # Gaussian sigma applied before describing blocks
+    min_structure: float = setting(0.2, ge=0)  # energy a linear ramp must leave unexplained
+    max_blocks: int = setting(40000, ge=100)  # the stride grows until at most this many remain
+    knn: int = setting(6, ge=1)  # neighbours fetched per block and dihedral variant
+    max_feature_dist: float = setting(0.25, ge=0)  # descriptor distance of a twin
+    flips: bool = True  # also match the 7 flipped / turned variants
+    dense_index: bool = True  # twins are searched among blocks at every pixel, not the grid
+    min_distance: float = setting(10.0, ge=0)  # twins closer than this: the same structure
+    shift_tolerance: float = setting(1.5, ge=0)  # votes this close to a peak's shift join it
+    min_blocks: int = setting(16, ge=2)  # connected source blocks a transform needs
+    max_candidates: int = setting(40, ge=1)  # transforms verified (largest regions first)
+    affine: bool = True  # also look for rotated / rescaled copies (smoothly varying shifts)
+    affine_drift: float = setting(3.0, ge=0)  # px the shift may change between touching blocks
+    max_affine: int = setting(10, ge=0)  # rotated / rescaled transforms verified per figure
+    turn: float = setting(14.0, ge=0)  # degrees: blocks also described on the figure turned
+    min_affine_zncc: float = setting(0.95, **_CORR)  # correlation a resampled copy needs
+    max_self_overlap: float = setting(0.2, **_UNIT)  # share of the source its copy may cover
+    core_erode: int = setting(3, ge=0)  # px (full resolution) the footprint is eroded by
+    max_residual: float = setting(0.5, ge=0)  # copy-minus-source residual over 2x the grain
+    min_exact: float = setting(0.9, **_UNIT)  # where that cannot be measured: equal pixels
+    min_zncc: float = setting(0.98, **_CORR)  # correlation of source region and mapped copy
+    min_hp_zncc: float = setting(0.9, **_CORR)  # ... of their fine texture (image - blur)
+    hp_sigma: float = setting(1.5, gt=0)  # blur removed before the fine-texture correlation
+    grain_quantile: float = setting(0.5, **_UNIT)  # fine texture compared on calm pixels
+    min_grain: float = setting(2.0, ge=0)  # fine-texture std (grey) needed to compare at all
+    max_flat: float = setting(0.2, **_UNIT)  # largest share of flat or saturated pixels
+    min_stroke: float = setting(1.5, ge=0)  # median half-width (px) of the ink: not text
+    local_window: int = setting(5, ge=3)  # window of the local agreement map (full res)
+    local_zncc: float = setting(0.6, **_CORR)  # local correlation a grown pixel needs
+    max_abs_diff: float = setting(4.0, ge=0)  # ... or an absolute grey difference at most
+    min_area: int = setting(48, ge=0)  # smallest instance kept, full-resolution pixels
+    merge_overlap: float = setting(0.2, **_UNIT)  # overlap share at which instances merge
+
+    def check(self) -> None:
+        if self.block % DENSE_GRID:
+            raise ParamsError(
+                f"{self.key('block')} must be a multiple of {DENSE_GRID}, got {self.block}"
+            )

@@ -1,0 +1,106 @@
+"""Step 3 of the dense matcher: every block stored once in a canonical pose in a k-d tree,
+so one query finds a block's twins under all 8 flips / quarter turns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from forgeseg.config.matchers import DenseConfig
+from forgeseg.matchers.dense.dihedral import COMPOSE, GRID, INVERSE, PERMS
+
+__all__ = ["BlockIndex", "build_index", "matches", "poses", "query"]
+
+# A fixed direction in descriptor space that ranks a block's 8 variants; its coefficients
+# are distinct so no two cell permutations score alike on generic blocks.
+_RANK = np.sin(np.arange(1, GRID * GRID + 1) * 1.7).astype(np.float32)
+
+
+@dataclass
+class BlockIndex:
+    """Every block stored once, in its canonical pose, for twin look-ups."""
+
+    tree: cKDTree
+    pose: np.ndarray  # (n,) int64: canonical = DIHEDRAL[pose] applied to the block
+    corners: np.ndarray  # (n, 2) int64 (x, y)
+
+
+def poses(
+    desc: np.ndarray, cfg: DenseConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(canonical descriptors (n, 16), canonical pose (n,), second-best descriptors
+    (n, 16), second-best pose (n,)) of descriptors (n, 16); without ``flips`` the block
+    itself is both.
+
+    The canonical pose is the variant scoring highest along a fixed direction, so one k-d
+    tree query finds twins under all 8 poses instead of 8 queries.
+    """
+    n = len(desc)
+    if not cfg.flips:
+        zero = np.zeros(n, np.int64)
+        return desc, zero, desc, zero
+    variants = desc[:, PERMS]  # (n, 8, 16)
+    order = np.argsort(-(variants @ _RANK), axis=1, kind="stable")
+    rows = np.arange(n)
+    return variants[rows, order[:, 0]], order[:, 0], variants[rows, order[:, 1]], order[:, 1]
+
+
+def build_index(corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig) -> BlockIndex:
+    """The index of blocks with top-left corners (n, 2) and descriptors (n, 16)."""
+    canon, pose, _, _ = poses(desc, cfg)
+    return BlockIndex(cKDTree(canon), pose, corners)
+
+
+def query(
+    index: BlockIndex, desc: np.ndarray, corners: np.ndarray, cfg: DenseConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twins of the query blocks ``desc`` (K, 16) whose top-left corners in the figure are
+    ``corners`` (K, 2): (query row (M,), twin index (M,), dihedral index (M,)) int64, where
+    the twin's content is the query's under ``DIHEDRAL[g]``. Twins closer than
+    ``min_distance`` are the same structure. A block whose two best poses score alike could
+    be canonicalised differently in its copy, so it is looked up in both."""
+    z = np.zeros(0, np.int64)
+    n = index.tree.n
+    if len(desc) == 0 or n < 2:
+        return z, z, z
+    canon, pose, alt, second = poses(desc, cfg)
+    if cfg.flips:
+        queries = np.concatenate([canon, alt])
+        qpose = np.concatenate([pose, second])
+        qrow = np.concatenate([np.arange(len(desc))] * 2)
+    else:
+        queries, qpose, qrow = canon, pose, np.arange(len(desc))
+    k = min(cfg.knn + 1, n)
+    # Both cores: this look-up is most of the matcher's time, and each query is independent.
+    dist, idx = index.tree.query(
+        queries, k=k, distance_upper_bound=cfg.max_feature_dist, workers=-1
+    )
+    dist = dist.reshape(len(queries), -1)
+    idx = idx.reshape(len(queries), -1)
+    rows, cols = np.nonzero(np.isfinite(dist))
+    j = idx[rows, cols].astype(np.int64)
+    # P_j(twin) = P_q(block) -> twin = P_j^-1 P_q (block).
+    g = COMPOSE[INVERSE[index.pose[j]], qpose[rows]].astype(np.int64)
+    i = qrow[rows].astype(np.int64)
+    far = np.abs(index.corners[j] - corners[i]).max(axis=1) >= cfg.min_distance
+    return i[far], j[far], g[far]
+
+
+def matches(
+    index: BlockIndex, desc: np.ndarray, cfg: DenseConfig, queries: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twin blocks among the indexed ones: (source index (M,), twin index (M,), dihedral
+    index (M,)) int64, where the twin's content is the source's under ``DIHEDRAL[g]``.
+    ``queries`` (bool (n,), default all) selects the blocks that look for twins; every
+    block can be found. Twins closer than ``min_distance`` are the same structure."""
+    z = np.zeros(0, np.int64)
+    q = np.arange(len(desc)) if queries is None else np.flatnonzero(queries)
+    rows, j, g = query(index, desc[q], index.corners[q], cfg)
+    i = q[rows]
+    if len(i) == 0:
+        return z, z, z
+    # The two poses of one block may find the same twin.
+    key = np.unique(np.stack([i, j, g], axis=1), axis=0)
+    return key[:, 0].astype(np.int64), key[:, 1].astype(np.int64), key[:, 2].astype(np.int64)
