@@ -13,7 +13,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
 from forgeseg.core.errors import ParamsError
@@ -162,14 +162,3 @@ def as_dict(section: Section) -> dict[str, Any]:
         return v
 
     return plain(asdict(section))
-
-
-def defaults(cls: type[Section]) -> dict[str, Any]:
-    """Default value of every field of ``cls`` (for documentation and tests)."""
-    out = {}
-    for f in fields(cls):
-        if f.default is not MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not MISSING:
-            out[f.name] = f.default_factory()
-    return out
