@@ -2,7 +2,13 @@
 
 from forgeseg.config import load_params
 from forgeseg.core.logs import run_main
-from forgeseg.pipeline.train import train
+from forgeseg.pipeline.train import tie_to_launcher, train
+
+
+def _main() -> None:
+    tie_to_launcher()  # torchrun's worker must not outlive dvc (see lifeline.py)
+    train(load_params())
+
 
 if __name__ == "__main__":
-    run_main(lambda: train(load_params()))
+    run_main(_main)

@@ -18,7 +18,14 @@ from forgeseg.models import build_model
 from forgeseg.models.checkpoint import save_checkpoint
 from forgeseg.models.losses import build_loss
 from forgeseg.pipeline.train import validate as validate_mod
-from forgeseg.pipeline.train.steps import Loaders, Optimiser, Resume, dist_info, fingerprint
+from forgeseg.pipeline.train.steps import (
+    Loaders,
+    Optimiser,
+    Resume,
+    dist_info,
+    epoch_seed,
+    fingerprint,
+)
 
 __all__ = ["TrainResult", "train"]
 
@@ -89,7 +96,7 @@ def train(
     seed_everything(params.base.seed + rank)
     dev = _device(params, world, local_rank)
     splits_dir, model_out, last_out = Path(splits_dir), Path(model_out), Path(last_out)
-    loaders = Loaders.build(params, splits_dir, world=world, on_cuda=dev.on_cuda)
+    loaders = Loaders.build(params, splits_dir, world=world, rank=rank, on_cuda=dev.on_cuda)
     model = build_model(params.model).to(dev.name)
     if dev.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -106,6 +113,9 @@ def train(
     stop = epochs if max_epochs is None else min(epochs, state.start_epoch + max_epochs)
     t0, seen = time.perf_counter(), 0
     for epoch in range(state.start_epoch, stop):
+        # Global RNGs too (a layer drawing from torch's, a library falling back on numpy's):
+        # seeded by (seed, epoch, rank), not carried over from the epochs this process ran.
+        seed_everything(epoch_seed(params.base.seed, epoch, rank))
         loaders.set_epoch(epoch)
         train_loss, n_seen = _train_epoch(
             ddp_model, model, loaders, loss_fn, optim, dev, epoch, epochs, progress and rank == 0

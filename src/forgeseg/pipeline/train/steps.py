@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler
 
@@ -20,7 +21,7 @@ from forgeseg.data.layout import read_index
 from forgeseg.data.torchdata import FigureDataset, SyntheticDataset, collate
 from forgeseg.models.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["Loaders", "Optimiser", "Resume", "dist_info", "fingerprint"]
+__all__ = ["Loaders", "Optimiser", "Resume", "dist_info", "epoch_seed", "fingerprint"]
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,33 @@ def fingerprint(params: Params, splits_dir: Path) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def epoch_seed(seed: int, epoch: int, *streams: int) -> int:
+    """A 32-bit seed drawn from (seed, epoch, *streams) alone: what epoch ``epoch`` draws
+    must not depend on how many epochs this process ran before it (a resumed run ran none).
+    """
+    return int(np.random.SeedSequence([seed, epoch, *streams]).generate_state(1)[0])
+
+
 @dataclass
 class Loaders:
-    """Train and val loaders, and the datasets whose epoch drives their augmentation."""
+    """Train and val loaders, and the datasets whose epoch drives their augmentation.
+
+    Every random draw of an epoch (the shuffle, the generated figures, their augmentation,
+    the loader processes' seeds) comes from (``base.seed``, epoch): epoch k of a resumed
+    run sees exactly what epoch k of an uninterrupted run sees.
+    """
 
     train: DataLoader
     val: DataLoader
     parts: list[Any]
-    sampler: DistributedSampler | None
+    sampler: DistributedSampler
     n_train_records: int
+    seed: int
 
     @classmethod
-    def build(cls, params: Params, splits_dir: Path, *, world: int, on_cuda: bool) -> Loaders:
+    def build(
+        cls, params: Params, splits_dir: Path, *, world: int, rank: int, on_cuda: bool
+    ) -> Loaders:
         t, seed = params.train, params.base.seed
         train_records = read_index(splits_dir / "train.csv")
         val_records = read_index(splits_dir / "val.csv")
@@ -77,16 +93,21 @@ class Loaders:
                     seed=seed,
                     max_side=t.synthetic_max_side,
                     min_side=params.synth.min_side,
+                    reuse_fraction=params.synth.reuse_fraction,
                 )
             )
         train_ds = ConcatDataset(parts)
-        sampler = DistributedSampler(train_ds, shuffle=True, seed=seed) if world > 1 else None
+        # Also with one process: its order is a permutation seeded by seed + epoch
+        # (set_epoch), where a shuffling loader's generator carries state across epochs
+        # and a resumed run would replay epoch 0's order.
+        sampler = DistributedSampler(
+            train_ds, num_replicas=world, rank=rank, shuffle=True, seed=seed
+        )
         train = DataLoader(
             train_ds,
             batch_size=t.batch_size,
-            shuffle=sampler is None,
             sampler=sampler,
-            generator=torch.Generator().manual_seed(seed),
+            generator=torch.Generator().manual_seed(epoch_seed(seed, 0)),
             num_workers=t.num_workers,
             collate_fn=collate,
             drop_last=len(train_ds) > t.batch_size,
@@ -100,13 +121,14 @@ class Loaders:
             num_workers=t.num_workers,
             collate_fn=collate,
         )
-        return cls(train, val, parts, sampler, len(train_records))
+        return cls(train, val, parts, sampler, len(train_records), seed)
 
     def set_epoch(self, epoch: int) -> None:
         for part in self.parts:
             part.set_epoch(epoch)
-        if self.sampler is not None:
-            self.sampler.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+        # The loader draws its processes' base seed from this generator once per epoch.
+        self.train.generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
 
 
 @dataclass
@@ -168,6 +190,8 @@ class Resume:
         model.load_state_dict(last["state_dict"])
         optim.opt.load_state_dict(last["optimizer"])
         optim.sched.load_state_dict(last["scheduler"])
+        if last.get("scaler"):  # empty when saved without float16 AMP (CPU, bfloat16)
+            optim.scaler.load_state_dict(last["scaler"])
         log.info("resuming from %s at epoch %d", last_out, int(last["epoch"]) + 1)
         return cls(
             int(last["epoch"]) + 1,
@@ -198,6 +222,7 @@ class Resume:
                 **payload,
                 "optimizer": optim.opt.state_dict(),
                 "scheduler": optim.sched.state_dict(),
+                "scaler": optim.scaler.state_dict(),
                 "fingerprint": key,
                 "best_of1": self.best_of1,
                 "best_epoch": self.best_epoch,
