@@ -17,6 +17,7 @@ def main() -> None:
         n_supplemental=s.n_supplemental,
         min_side=s.min_side,
         max_side=s.max_side,
+        reuse_fraction=s.reuse_fraction,
         workers=p.base.workers,
     )
 

@@ -61,7 +61,8 @@ SUBSETS = ("train", "supplemental", "test")
 _IMAGE_SUFFIX = ".png"
 _MASK_SUFFIX = ".npy"
 # Root-level files of the real data (sample_submission.csv) and of generated data.
-_ROOT_FILES = frozenset({"sample_submission.csv", "meta.csv", "test_solution.csv"})
+# meta.csv and structure.csv come with generated data only (kinds, reuse, panel boxes).
+_ROOT_FILES = frozenset({"sample_submission.csv", "meta.csv", "structure.csv", "test_solution.csv"})
 _ROOT_DIRS = frozenset(
     {"train_images", "train_masks", "supplemental_images", "supplemental_masks", "test_images"}
 )

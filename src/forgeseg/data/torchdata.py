@@ -94,8 +94,9 @@ class FigureDataset(Dataset):
 class SyntheticDataset(Dataset):
     """``length`` figures generated on the fly by :func:`forgeseg.synth.make_case`.
 
-    Half are forged, half authentic; each epoch draws new figures, so a long GPU run sees
-    tens of thousands of distinct figures without any of them on disk.
+    Half are forged, half authentic; ``reuse_fraction`` of them are compound figures with
+    reuse between panels (as in the generated dataset). Each epoch draws new figures, so a
+    long GPU run sees tens of thousands of distinct figures without any of them on disk.
     """
 
     def __init__(
@@ -107,6 +108,7 @@ class SyntheticDataset(Dataset):
         min_side: int = 128,
         max_side: int = 512,
         augment: bool = True,
+        reuse_fraction: float = 0.0,
     ) -> None:
         self.length = length
         self.size = size
@@ -114,6 +116,7 @@ class SyntheticDataset(Dataset):
         self.min_side = min_side
         self.max_side = max_side
         self.augment = augment
+        self.reuse_fraction = reuse_fraction
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -134,6 +137,7 @@ class SyntheticDataset(Dataset):
             with_authentic=not forged,
             min_side=self.min_side,
             max_side=self.max_side,
+            reuse_fraction=self.reuse_fraction,
         )
         if forged:
             image, masks = case.forged, case.masks

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from forgeseg.synth.layout import Layout
+
 __all__ = [
     "FONT",
     "Obj",
@@ -52,6 +54,7 @@ class Panel:
     scale bars (None: there are none); a forger never copies those, so neither does the
     forgery. ``sources`` lists the photo crops used, as ``(name, (y0, x0, y1, x1))`` in the
     source photo's pixels, so a figure can be checked for reusing one photo twice.
+    ``layout`` is the panel grid of a compound figure (None: one panel, the whole figure).
     """
 
     image: np.ndarray
@@ -61,6 +64,7 @@ class Panel:
     gray: bool = False
     annotations: np.ndarray | None = None
     sources: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
+    layout: Layout | None = None
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
@@ -143,16 +147,18 @@ def draw_scale_bar(
     rng: np.random.Generator,
     label: bool = True,
     record: np.ndarray | None = None,
+    color: tuple[int, int, int] | None = None,
 ) -> None:
     """Draw a white (or black on light images) scale bar with a length label, in place.
 
     Every microscopy panel of a compound figure gets the same bar: identical pixels that are
     legitimately repeated, the classic false positive of copy-move detectors. ``record``
-    (bool (H, W)) gets the bar and its label marked, as for :func:`draw_text`.
+    (bool (H, W)) gets the bar and its label marked, as for :func:`draw_text`. ``color``:
+    None picks black on light images, white on dark ones.
     """
     h, w = img.shape[:2]
-    bright = float(img.mean()) > 128
-    color = (0, 0, 0) if bright else (255, 255, 255)
+    if color is None:
+        color = (0, 0, 0) if float(img.mean()) > 128 else (255, 255, 255)
     length = max(8, int(w * rng.uniform(0.12, 0.25)))
     thick = max(2, h // 80)
     x1 = w - max(4, w // 25)

@@ -13,6 +13,8 @@ from forgeseg.synth.canvas import Panel
 from forgeseg.synth.compound import render_compound
 from forgeseg.synth.forge import PlacementError, forge
 from forgeseg.synth.kinds import ASPECT, SINGLE_KINDS, render_single
+from forgeseg.synth.layout import StructureRow, single_layout, structure_rows
+from forgeseg.synth.reuse import render_reuse
 
 __all__ = ["KINDS", "KIND_WEIGHTS", "Case", "make_case"]
 
@@ -46,12 +48,16 @@ class Case:
     authentic_jpeg and authentic_noise (of the authentic one), hard_negatives, instances
     (per instance: source, source_box, copies, geometry, photometric, blur, feather, exact,
     cross_panel).
+    ``structure``: the figure's panels, text, letters and scale bars, the same for the
+    forged and the authentic figure: rows ``(kind, cls, x0, y0, x1, y1)`` as in
+    ``structure.csv`` (see :mod:`forgeseg.synth.layout`).
     """
 
     forged: np.ndarray | None
     authentic: np.ndarray | None
     masks: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    structure: list[StructureRow] = field(default_factory=list)
 
 
 def _size(rng: np.random.Generator, kind: str, min_side: int, max_side: int) -> tuple[int, int]:
@@ -80,7 +86,11 @@ def _to_mode(rgb: np.ndarray, mode: str) -> np.ndarray:
 
 def _jpeg(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     """Re-encode as JPEG at a random quality (alpha kept lossless)."""
-    quality = int(rng.integers(70, 96))
+    return _encode_jpeg(img, int(rng.integers(70, 96)))
+
+
+def _encode_jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """``img`` (uint8 (H, W), (H, W, 3) or (H, W, 4)) through JPEG at ``quality``."""
     color = img[:, :, :3] if img.ndim == 3 else img
     bgr = color[:, :, ::-1] if color.ndim == 3 else color
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -94,7 +104,9 @@ def _jpeg(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(dec)
 
 
-def _check(kind: str | None, min_side: int, max_side: int) -> None:
+def _check(kind: str | None, min_side: int, max_side: int, reuse_fraction: float) -> None:
+    if not 0.0 <= reuse_fraction <= 1.0:
+        raise ParamsError(f"synth reuse_fraction must lie in [0, 1], got {reuse_fraction}")
     if kind is not None and kind not in KINDS:
         raise ParamsError(f"synth kind {kind!r} is not one of {', '.join(KINDS)}")
     if min_side < 32:
@@ -112,6 +124,7 @@ def make_case(
     min_side: int = 100,
     max_side: int = 1024,
     post_effects: bool = True,
+    reuse_fraction: float = 0.0,
 ) -> Case:
     """Generate one figure (and its forged twin when ``forged``), deterministic in ``rng``.
 
@@ -120,15 +133,22 @@ def make_case(
     ``with_authentic=False`` drops the authentic twin of a forged case (``authentic`` None).
     ``post_effects=False`` skips what happens to a finished figure, forged or authentic (JPEG
     recompression, global noise), so pixels under an exact copy equal the transformed source.
+    ``reuse_fraction``: share of cases (of kind None or ``compound``) drawn as compound
+    figures with reuse between panels (:mod:`forgeseg.synth.reuse`); their authentic
+    figures (twins, or the whole case when ``forged=False``) have the same layouts with
+    every panel from its own source. 0 draws nothing for it: the stream stays as before.
     A forged case whose figure holds nothing to copy is drawn again (a few times at most).
     Raises :class:`forgeseg.core.errors.ParamsError` for an unknown kind or bad sizes.
     """
-    _check(kind, min_side, max_side)
-    if kind is None:
+    _check(kind, min_side, max_side, reuse_fraction)
+    reuse = reuse_fraction > 0 and kind in (None, "compound") and rng.random() < reuse_fraction
+    if reuse:
+        kind = "compound"
+    elif kind is None:
         names = list(KIND_WEIGHTS)
         p = np.array([KIND_WEIGHTS[k] for k in names])
         kind = str(rng.choice(names, p=p / p.sum()))
-    args = (kind, min_side, max_side, forged, with_authentic, post_effects)
+    args = (kind, min_side, max_side, forged, with_authentic, post_effects, bool(reuse))
     for _ in range(_RENDER_TRIES - 1):
         try:
             return _render_case(rng, *args)
@@ -147,8 +167,15 @@ def _render_case(
     forged: bool,
     with_authentic: bool,
     post_effects: bool,
+    reuse: bool = False,
 ) -> Case:
     h, w = _size(rng, kind, min_side, max_side)
+    if reuse:
+        fig = render_reuse(rng, h, w)
+        done = (fig.forged, fig.masks, fig.instances)
+        return _finish_case(
+            rng, fig.authentic, fig.rects, kind, forged, with_authentic, post_effects, done
+        )
     if kind == "compound":
         panel, rects = render_compound(rng, h, w)
     else:
@@ -184,13 +211,20 @@ def _finish_case(
     forged: bool,
     with_authentic: bool,
     post_effects: bool,
+    done: tuple[np.ndarray, np.ndarray, list[dict[str, Any]]] | None = None,
 ) -> Case:
+    """The case of a rendered figure; ``done``: its forged uint8 RGB figure, masks and
+    instances when made with it (reuse between panels), else :func:`forge` makes them."""
     h, w = panel.image.shape[:2]
     rgb = panel.image
+    layout = panel.layout if panel.layout is not None else single_layout(kind, h, w)
+    structure = structure_rows(layout, panel.annotations)
+    quality = 0
     if rng.random() < 0.25:
         # The figure itself was a JPEG once (authors paste JPEGs into figures): its blocking
         # is shared by authentic and forged, and a copy usually breaks the 8x8 grid.
-        rgb = _jpeg(rng, rgb)
+        quality = int(rng.integers(70, 96))
+        rgb = _encode_jpeg(rgb, quality)
     r = rng.random()
     mode = (
         ("L" if r < 0.6 else "RGBA" if r < 0.65 else "RGB")
@@ -219,8 +253,15 @@ def _finish_case(
             authentic, meta["authentic_jpeg"], meta["authentic_noise"] = _post_effects(
                 rng, authentic
             )
-        return Case(None, authentic, np.zeros((0, h, w), bool), meta)
-    forged_rgb, masks, instances = forge(rng, rgb, rects, panel.objects, panel.annotations)
+        return Case(None, authentic, np.zeros((0, h, w), bool), meta, structure)
+    if done is None:
+        forged_rgb, masks, instances = forge(rng, rgb, rects, panel.objects, panel.annotations)
+    else:
+        forged_rgb, masks, instances = done
+        if quality:
+            # Compressed after the reuse: a copy no longer equals its source to the pixel.
+            forged_rgb = _encode_jpeg(forged_rgb, quality)
+            instances = [{**inst, "exact": False} for inst in instances]
     out = _to_mode(forged_rgb, mode)
     if post_effects:
         out, meta["jpeg"], meta["noise"] = _post_effects(rng, out)
@@ -234,4 +275,4 @@ def _finish_case(
     meta["forged_fraction"] = round(float(masks.any(axis=0).mean()), 6)
     meta["transforms"] = sorted({t for inst in instances for t in inst["transforms"]})
     meta["instances"] = instances
-    return Case(out, authentic if with_authentic else None, masks, meta)
+    return Case(out, authentic if with_authentic else None, masks, meta, structure)

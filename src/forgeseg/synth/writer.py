@@ -9,6 +9,7 @@
     sample_submission.csv                  case_id,annotation (all "authentic")
     test_solution.csv                      case_id,annotation,shape (official solution format)
     meta.csv                               one row per figure: kind, size, instances, ...
+    structure.csv                          panel, text, letter and scale-bar boxes per figure
 
 Every case gets its own generator from ``SeedSequence(seed).spawn``, so the bytes written
 do not depend on the number of worker processes or their scheduling (see
@@ -31,7 +32,8 @@ from tqdm import tqdm
 
 from forgeseg.core.atomic import atomic_dir, save_npy, save_png, write_text
 from forgeseg.core.errors import ParamsError
-from forgeseg.synth.case import make_case
+from forgeseg.synth.case import Case, make_case
+from forgeseg.synth.layout import STRUCTURE_COLUMNS
 from forgeseg.synth.parallel import CASE_TIMEOUT, run_parallel
 
 __all__ = ["CASE_TIMEOUT", "META_COLUMNS", "generate_dataset", "run_parallel"]
@@ -48,6 +50,7 @@ META_COLUMNS = (
     "forged_fraction",
     "transforms",
     "jpeg",
+    "reuse",
 )
 _SINGLE_2D = 0.3  # share of single-instance masks saved (H, W), as some real files are
 _DIRS = (
@@ -76,7 +79,14 @@ def _meta_row(case_id: str, subset: str, label: str, meta: dict[str, Any]) -> di
         "forged_fraction": meta["forged_fraction"] if forged else 0.0,
         "transforms": "+".join(meta["transforms"]) if forged else "",
         "jpeg": bool(meta["jpeg"] if forged else meta["authentic_jpeg"]),
+        # Reuse between panels per instance; empty for copy-move inside a panel.
+        "reuse": ";".join(i["reuse"] for i in meta["instances"] if "reuse" in i) if forged else "",
     }
+
+
+def _structure(image: str, case: Case) -> list[dict[str, Any]]:
+    """``structure.csv`` rows of the figure written at ``image`` (relative to the root)."""
+    return [dict(zip(STRUCTURE_COLUMNS, (image, *row), strict=True)) for row in case.structure]
 
 
 def _save_masks(path: Path, masks: np.ndarray, rng: np.random.Generator) -> None:
@@ -93,37 +103,55 @@ def _run_job(job: Job) -> dict[str, Any]:
     subset, case_id, seq, cfg = job
     root = Path(cfg["root"])
     rng = np.random.default_rng(seq)
-    sizes = {"min_side": cfg["min_side"], "max_side": cfg["max_side"]}
+    sizes = {
+        "min_side": cfg["min_side"],
+        "max_side": cfg["max_side"],
+        "reuse_fraction": cfg["reuse"],
+    }
     rows: list[dict[str, Any]] = []
+    structure: list[dict[str, Any]] = []
     solution = None
     if subset == "train":
         twin = bool(rng.random() < cfg["twin"])
         case = make_case(rng, forged=True, with_authentic=twin, **sizes)
-        save_png(root / "train_images" / "forged" / f"{case_id}.png", case.forged)
+        rel = f"train_images/forged/{case_id}.png"
+        save_png(root / rel, case.forged)
         _save_masks(root / "train_masks" / f"{case_id}.npy", case.masks, rng)
         rows.append(_meta_row(case_id, "train", "forged", case.meta))
+        structure += _structure(rel, case)
         if twin:
-            save_png(root / "train_images" / "authentic" / f"{case_id}.png", case.authentic)
+            rel = f"train_images/authentic/{case_id}.png"
+            save_png(root / rel, case.authentic)
             rows.append(_meta_row(case_id, "train", "authentic", case.meta))
+            structure += _structure(rel, case)
     elif subset == "supplemental":
         case = make_case(rng, forged=True, with_authentic=False, **sizes)
-        save_png(root / "supplemental_images" / f"{case_id}.png", case.forged)
+        rel = f"supplemental_images/{case_id}.png"
+        save_png(root / rel, case.forged)
         _save_masks(root / "supplemental_masks" / f"{case_id}.npy", case.masks, rng)
         rows.append(_meta_row(case_id, "supplemental", "forged", case.meta))
+        structure += _structure(rel, case)
     else:
         authentic = bool(rng.random() < cfg["test_authentic"])
         case = make_case(rng, forged=not authentic, with_authentic=authentic, **sizes)
         image = case.authentic if authentic else case.forged
-        save_png(root / "test_images" / f"{case_id}.png", image)
+        rel = f"test_images/{case_id}.png"
+        save_png(root / rel, image)
         label = "authentic" if authentic else "forged"
         rows.append(_meta_row(case_id, "test", label, case.meta))
+        structure += _structure(rel, case)
         h, w = image.shape[:2]
         solution = {
             "case_id": case_id,
             "annotation": "authentic" if authentic else encode_annotation(case.masks),
             "shape": "authentic" if authentic else json.dumps([h, w]),
         }
-    return {"rows": rows, "solution": solution, "kind": case.meta["kind"]}
+    return {
+        "rows": rows,
+        "solution": solution,
+        "kind": case.meta["kind"],
+        "structure": structure,
+    }
 
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
@@ -144,6 +172,7 @@ def _check(
     test_authentic_fraction: float,
     workers: int,
     case_timeout: float,
+    reuse_fraction: float,
 ) -> None:
     if n < 1:
         raise ParamsError(f"synth n must be at least 1, got {n}")
@@ -158,6 +187,7 @@ def _check(
     for name, v in (
         ("authentic_twin_fraction", authentic_twin_fraction),
         ("test_authentic_fraction", test_authentic_fraction),
+        ("reuse_fraction", reuse_fraction),
     ):
         if not 0.0 <= v <= 1.0:
             raise ParamsError(f"synth {name} must lie in [0, 1], got {v}")
@@ -204,10 +234,13 @@ def _run_jobs(
 
 
 def _write_tables(root: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Write meta.csv, test_solution.csv and sample_submission.csv; return the meta rows."""
+    """Write meta.csv, structure.csv, test_solution.csv and sample_submission.csv; return
+    the meta rows."""
     meta_rows = [row for res in results for row in res["rows"]]
     solution = [res["solution"] for res in results if res["solution"] is not None]
     write_text(root / "meta.csv", _csv(meta_rows, META_COLUMNS))
+    structure = [row for res in results for row in res["structure"]]
+    write_text(root / "structure.csv", _csv(structure, STRUCTURE_COLUMNS))
     write_text(root / "test_solution.csv", _csv(solution, ("case_id", "annotation", "shape")))
     write_text(
         root / "sample_submission.csv",
@@ -230,12 +263,15 @@ def generate_dataset(
     max_side: int = 1024,
     authentic_twin_fraction: float = 0.85,
     test_authentic_fraction: float = 0.45,
+    reuse_fraction: float = 0.5,
     workers: int = 1,
     progress: bool = True,
     case_timeout: float = CASE_TIMEOUT,
 ) -> dict[str, Any]:
     """Write a dataset of ``n`` train cases (plus test and supplemental) into ``out_dir``.
 
+    ``reuse_fraction``: share of cases drawn as compound figures with reuse between panels
+    (authentic test figures too, so "compound" tells nothing about the label).
     ``out_dir`` is replaced as a whole, atomically. Same arguments -> byte-identical files,
     whatever ``workers``. Returns a summary: ``figures`` (total), ``subsets`` (figure counts
     per ``subset/label``), ``kinds`` (cases per kind), ``seconds``. With ``workers > 1``, a
@@ -254,6 +290,7 @@ def generate_dataset(
         test_authentic_fraction,
         workers,
         case_timeout,
+        reuse_fraction,
     )
     start = time.perf_counter()
     plan = _plan(seed, n, n_supplemental, n_test)
@@ -264,6 +301,7 @@ def generate_dataset(
             "max_side": max_side,
             "twin": authentic_twin_fraction,
             "test_authentic": test_authentic_fraction,
+            "reuse": reuse_fraction,
         }
         jobs = [(s, case_id, seq, cfg) for s, case_id, seq in plan]
         results = _run_jobs(jobs, workers, out_dir, case_timeout, progress)
