@@ -17,6 +17,7 @@ LAYERS = (
     "data",
     "scoring",
     "models",
+    "panels",
     "matchers",
     "decision",
     "pipeline",

@@ -1,0 +1,122 @@
+"""The classical panel finder: gutters and connected components, no learning.
+
+Panels are cut at gutters, runs of rows or columns that are nearly all background, cut
+again inside each piece (a recursive XY cut) and trimmed to their content; each panel is
+classed by simple statistics of its pixels. Text, panel letters and scale bars are small
+high-contrast connected components: ink near black on light ground or near white on dark.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+
+from forgeseg.panels.structure import Panel, Structure
+
+__all__ = ["classify_panel", "find_panels", "text_mask"]
+
+_BG_TOL = 12  # grey levels from the background colour still counted as background
+_GUTTER_INK = 0.01  # share of non-background pixels a gutter row or column may hold
+_MIN_GUTTER = 2  # px
+_MIN_SIDE = 24  # px: smaller pieces are labels or specks, not panels
+_MAX_DEPTH = 6
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of the runs of True in a 1-D bool array."""
+    d = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """``box`` (y0, x0, y1, x1) shrunk to the ink inside it; None when it holds none."""
+    y0, x0, y1, x1 = box
+    ys, xs = np.nonzero(ink[y0:y1, x0:x1])
+    if ys.size == 0:
+        return None
+    return y0 + int(ys.min()), x0 + int(xs.min()), y0 + int(ys.max()) + 1, x0 + int(xs.max()) + 1
+
+
+def _cut(ink: np.ndarray, box, depth: int, out: list) -> None:
+    """Split ``box`` at its widest gutters, alternately by rows and columns, recursively."""
+    box = _trim(ink, box)
+    if box is None:
+        return
+    y0, x0, y1, x1 = box
+    if depth < _MAX_DEPTH:
+        for axis in (0, 1):
+            sub = ink[y0:y1, x0:x1]
+            profile = sub.mean(axis=1 - axis) <= _GUTTER_INK
+            gaps = [(a, b) for a, b in _runs(profile) if b - a >= _MIN_GUTTER]
+            if not gaps:
+                continue
+            edges = [0, *[(a + b) // 2 for a, b in gaps], sub.shape[axis]]
+            for lo, hi in itertools.pairwise(edges):
+                piece = (y0 + lo, x0, y0 + hi, x1) if axis == 0 else (y0, x0 + lo, y1, x0 + hi)
+                _cut(ink, piece, depth + 1, out)
+            return
+    if y1 - y0 >= _MIN_SIDE and x1 - x0 >= _MIN_SIDE:
+        out.append(box)
+
+
+def classify_panel(crop: np.ndarray) -> str:
+    """The class of a panel from its pixels, uint8 (h, w, 3): blot, microscopy, chart, flow
+    or other (see ``forgeseg.panels.structure.PANEL_CLASSES``)."""
+    f = crop.astype(np.float32)
+    grey = f.mean(axis=2)
+    sat = (f.max(axis=2) - f.min(axis=2)) / np.maximum(f.max(axis=2), 1.0)
+    white = float((grey > 225).mean())
+    if float(np.median(grey)) < 90:
+        return "microscopy"  # fluorescence: dark field
+    if white > 0.55:
+        # Mostly paper: a dot cloud (many small marks) or a chart (axes, bars, lines).
+        dark = (grey < 160).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+        small = int((stats[1:, cv2.CC_STAT_AREA] <= 12).sum()) if n > 1 else 0
+        return "flow" if small >= 40 else "chart"
+    if float(sat.mean()) < 0.08:
+        # Grey: bands make the row means vary more than the column means of a photo.
+        rows = grey.mean(axis=1)
+        return "blot" if float(rows.std()) > 2.0 or float(grey.std()) > 8 else "other"
+    return "microscopy" if float(grey.std()) > 12 else "other"
+
+
+def text_mask(image: np.ndarray) -> np.ndarray:
+    """Bool (H, W) boxes of the small high-contrast components of a uint8 (H, W, 3) figure:
+    text, panel letters, scale bars (ink near black on light ground, near white on dark)."""
+    grey = image.astype(np.float32).mean(axis=2)
+    ground = cv2.blur(grey, (21, 21))
+    ink = ((grey < 70) & (ground > 150)) | ((grey > 225) & (ground < 110))
+    h, w = grey.shape
+    out = np.zeros((h, w), bool)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    max_h = max(8, int(0.08 * h))
+    for x, y, bw, bh, area in stats[1:n]:
+        glyph = 3 <= bh <= max_h and bw <= max(12, int(0.3 * w)) and area / (bw * bh) < 0.75
+        bar = bh <= max(2, h // 40) + 2 and bw >= 8 and area / (bw * bh) >= 0.75
+        if glyph or bar:
+            out[max(0, y - 1) : y + bh + 1, max(0, x - 1) : x + bw + 1] = True
+    return out
+
+
+def find_panels(image: np.ndarray) -> Structure:
+    """The structure of a uint8 (H, W, 3) figure: panels cut at gutters (recursive XY cut of
+    the non-background pixels), each classed by :func:`classify_panel`, and the text mask of
+    :func:`text_mask`. A figure with no gutters is one panel."""
+    if image.ndim == 2:
+        image = np.dstack([image] * 3)
+    image = image[:, :, :3]
+    h, w = image.shape[:2]
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.int16)
+    bg = np.median(border, axis=0)
+    ink = (np.abs(image.astype(np.int16) - bg).max(axis=2) > _BG_TOL).astype(np.uint8)
+    boxes: list = []
+    _cut(ink, (0, 0, h, w), 0, boxes)
+    if not boxes:
+        boxes = [(0, 0, h, w)]
+    panels = tuple(
+        Panel((x0, y0, x1, y1), classify_panel(image[y0:y1, x0:x1])) for y0, x0, y1, x1 in boxes
+    )
+    return Structure(panels, text_mask(image))
