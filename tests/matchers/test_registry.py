@@ -27,7 +27,7 @@ def _transform(support: int) -> Transform:
 
 
 def test_registry_names_each_matcher_and_its_settings() -> None:
-    assert list(REGISTRY) == ["sift", "dense"]
+    assert list(REGISTRY) == ["sift", "dense", "pairs"]
     sift, dense = get_matcher("sift"), get_matcher("dense")
     assert (sift.config_class, dense.config_class) == (SiftConfig, DenseConfig)
     cfg = DetectConfig()

@@ -1,4 +1,4 @@
-"""Settings of the geometric matchers (``detect.sift`` and ``detect.dense``).
+"""Settings of the geometric matchers (``detect.sift``, ``detect.dense``, ``detect.pairs``).
 
 They live here, beside the rest of the params tree, rather than inside the matchers, so that
 reading ``params.yaml`` never imports a matcher: a stage depends on a matcher's code only
@@ -13,7 +13,14 @@ from typing import ClassVar
 from forgeseg.config.build import Section, setting
 from forgeseg.core.errors import ParamsError
 
-__all__ = ["DENSE_GRID", "DenseConfig", "SiftConfig"]
+__all__ = [
+    "DENSE_GRID",
+    "FEATURE_KINDS",
+    "PAIR_CLASSES",
+    "DenseConfig",
+    "PairsConfig",
+    "SiftConfig",
+]
 
 DENSE_GRID = 4  # cells per block side of the dense matcher: 16-number descriptors
 
@@ -120,3 +127,71 @@ class DenseConfig(Section):
             raise ParamsError(
                 f"{self.key('block')} must be a multiple of {DENSE_GRID}, got {self.block}"
             )
+
+
+# The panel classes of forgeseg.panels.PANEL_CLASSES, written again here because the params
+# tree stands below the panels package (tests/matchers/test_pairs.py checks they agree).
+PAIR_CLASSES = ("blot", "microscopy", "chart", "flow", "other")
+FEATURE_KINDS = ("rootsift", "aliked")  # forgeseg.matchers.pairs.features.FEATURES
+ALIKED_MODELS = ("aliked-t16", "aliked-n16", "aliked-n16rot", "aliked-n32")
+
+
+@dataclass(frozen=True)
+class PairsConfig(Section):
+    """Panel-against-panel matching (:mod:`forgeseg.matchers.pairs`). Distances are in
+    full-resolution pixels of the panel unless named otherwise."""
+
+    KEY: ClassVar[str] = "detect.pairs"
+
+    features: str = setting("rootsift", choices=FEATURE_KINDS)
+    # Panels of these classes are compared, each only with panels of its own class; charts
+    # and flow cytometry repeat look-alike marks that are not reuse (COMPETITION.md).
+    classes: tuple[str, ...] = setting(("blot", "microscopy", "other"), choices=PAIR_CLASSES)
+    min_panel_side: int = setting(32, ge=8)  # panels with a shorter side are not compared
+    max_area_ratio: float = setting(16.0, ge=1)  # larger / smaller panel area of a pair
+    top_k: int = setting(3, ge=1)  # partners per panel kept by the global descriptor
+    max_pairs: int = setting(24, ge=1)  # panel pairs matched per figure, most alike first
+    max_side: int = setting(384, ge=32)  # panel long side for keypoints (larger: downscaled)
+    min_side: int = setting(256, ge=16)  # panels with a shorter long side are upscaled
+    n_features: int = setting(1000, ge=16)  # RootSIFT keypoints per panel and pose
+    contrast_threshold: float = setting(0.02, ge=0)  # SIFT: low for faint blot bands
+    ratio: float = setting(0.8, gt=0, le=1)  # RootSIFT: nearest / second nearest distance
+    aliked_model: str = setting("aliked-n16", choices=ALIKED_MODELS)
+    aliked_keypoints: int = setting(512, ge=16)  # ALIKED keypoints per panel and pose
+    match_threshold: float = setting(0.1, ge=0, le=1)  # LightGlue's match confidence floor
+    poses: int = setting(2, ge=1, le=8)  # dihedral poses tried by ALIKED (identity + best)
+    magsac_threshold: float = setting(3.0, gt=0)  # MAGSAC++ reprojection error, working px
+    min_inliers: int = setting(20, ge=4)  # 4th place: at least 20 MAGSAC++ inliers
+    min_scale: float = setting(0.5, gt=0, le=1)  # singular values of the linear part ...
+    max_scale: float = setting(2.0, ge=1)  # ... must lie within these
+    max_anisotropy: float = setting(1.5, ge=1)  # ratio of singular values (similarity: 1)
+    min_spread: float = setting(0.08, ge=0, le=1)  # inliers' std on each axis / region side
+    min_zncc: float = setting(0.5, ge=-1, le=1)  # shared region against its mapped source
+    min_agree: float = setting(0.5, ge=0, le=1)  # share of its textured pixels that agree
+    local_window: int = setting(7, ge=3)  # window of the local ZNCC (working px)
+    local_zncc: float = setting(0.6, ge=-1, le=1)  # local correlation of an agreeing pixel
+    min_std: float = setting(3.0, ge=0)  # local grey std under which a pixel is flat
+    max_flat: float = setting(0.6, ge=0, le=1)  # largest share of flat / saturated pixels
+    region: str = setting("warp", choices=("warp", "hull"))  # warped box, or inliers' hull
+    lanes: bool = True  # also match blot lanes against the lanes of the other blots
+    lane_threshold: float = setting(0.3, gt=0, lt=1)  # column profile level of a lane
+    lane_min_width: int = setting(6, ge=2)  # narrowest lane (px)
+    lane_max_share: float = setting(0.4, gt=0, le=1)  # widest lane, share of panel width
+    lane_min_height: int = setting(16, ge=2)  # shortest lane strip (px): one band is too little
+    lane_scales: tuple[float, ...] = setting((0.9, 0.95, 1.0, 1.05, 1.1), ge=0.5, le=2)
+    lane_min_zncc: float = setting(0.95, ge=-1, le=1)  # lane strip against its twin
+    lane_min_hp_zncc: float = setting(0.75, ge=-1, le=1)  # ... of their fine texture
+    hp_sigma: float = setting(1.0, gt=0)  # blur removed before a fine-texture correlation
+    min_area: int = setting(64, ge=0)  # smallest instance kept, full-resolution pixels
+    merge_overlap: float = setting(0.2, gt=0, le=1)  # overlap share at which instances merge
+
+    def check(self) -> None:
+        if self.min_side > self.max_side:
+            raise ParamsError(
+                f"{self.key('min_side')} ({self.min_side}) exceeds "
+                f"{self.key('max_side')} ({self.max_side})"
+            )
+        if not self.classes:
+            raise ParamsError(f"{self.key('classes')} must list at least one panel class")
+        if not self.lane_scales:
+            raise ParamsError(f"{self.key('lane_scales')} must list at least one scale")

@@ -46,12 +46,24 @@ class Detector:
 
             self.predictor = Predictor(model_path, device=device)
         self.use_geometry = decision.method in ("geometric", "hybrid") and bool(self.matchers)
+        self.panels = None
+        if self.use_geometry and any(m.uses_structure for m in self.matchers):
+            from forgeseg.panels.learned import PanelDetector
+
+            self.panels = PanelDetector(detect.panels_model)
 
     def match(self, image: np.ndarray):
         """Every configured geometric matcher on one (H,W,3) uint8 figure, merged."""
         from forgeseg.matchers import merge_results
 
-        results = [m.detect(image, m.settings(self.detect_cfg)) for m in self.matchers]
+        # Panels are found once per figure, for every matcher that compares them.
+        structure = self.panels.find(image) if self.panels is not None else None
+        results = [
+            m.detect(image, m.settings(self.detect_cfg), structure)
+            if m.uses_structure
+            else m.detect(image, m.settings(self.detect_cfg))
+            for m in self.matchers
+        ]
         return merge_results(results, image.shape[:2])
 
     def evidence(

@@ -6,12 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from forgeseg.config.build import Section
-from forgeseg.config.matchers import DenseConfig, SiftConfig
+from forgeseg.config.matchers import DenseConfig, PairsConfig, SiftConfig
 from forgeseg.core.errors import ParamsError
-from forgeseg.matchers import dense, sift
+from forgeseg.matchers import dense, pairs, sift
 from forgeseg.matchers.base import MatchResult
 
 __all__ = ["REGISTRY", "Matcher", "get_matcher"]
@@ -25,9 +23,12 @@ class Matcher:
     in ``params.yaml``)."""
 
     name: str
-    detect: Callable[[np.ndarray, Any], MatchResult]
+    detect: Callable[..., MatchResult]
     config_class: type[Section]
     config_attr: str
+    # True: ``detect(image, cfg, structure)`` takes the figure's panels and text mask
+    # (:class:`forgeseg.panels.Structure`), found once per figure by the caller.
+    uses_structure: bool = False
 
     def settings(self, detect_cfg: Any) -> Section:
         """This matcher's settings out of a :class:`~forgeseg.config.sections.DetectConfig`."""
@@ -40,6 +41,7 @@ class Matcher:
 REGISTRY: dict[str, Matcher] = {
     "sift": Matcher("sift", sift.detect, SiftConfig, "sift"),
     "dense": Matcher("dense", dense.detect, DenseConfig, "dense"),
+    "pairs": Matcher("pairs", pairs.detect, PairsConfig, "pairs", uses_structure=True),
 }
 
 
