@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from forgeseg.config import BaseConfig, EdaConfig
-from forgeseg.core.atomic import save_png, write_json, write_text
+from forgeseg.core.atomic import save_png, write_text
+from forgeseg.pipeline.headline import SUMMARY_NAME, write_metrics
 from forgeseg.pipeline.paths import PATHS, Paths
 
 if TYPE_CHECKING:
@@ -230,10 +231,12 @@ def run_eda(
 ) -> dict[str, Any]:
     """Compute :func:`dataset_stats` and write everything the ``eda`` stage outputs.
 
-    Writes (each atomically): ``metrics_path`` (the metrics JSON), ``<plots_dir>/<table>.csv``
-    for each plot table (``forged_fraction``, ``image_size``, ``instances``, ``kinds``), and
-    ``contact_sheet_path``, a PNG from :func:`forgeseg.pipeline.render.contact_sheet_by_kind` over
-    all splits. Returns the metrics.
+    Writes (each atomically): ``metrics_path`` (the headline numbers of
+    :mod:`forgeseg.pipeline.headline`), ``<plots_dir>/summary.json`` (every statistic),
+    ``<plots_dir>/<table>.csv`` for each plot table (``forged_fraction``, ``image_size``,
+    ``instances``, ``kinds``), and ``contact_sheet_path``, a PNG from
+    :func:`forgeseg.pipeline.render.contact_sheet_by_kind` over all splits. Returns the
+    headline metrics.
     """
     from forgeseg.pipeline.render import contact_sheet_by_kind
 
@@ -246,7 +249,7 @@ def run_eda(
     for name, rows in tables.items():
         write_table(plots / f"{name}.csv", rows)
     save_png(contact_sheet_path, sheet, compress_level=6)
-    write_json(metrics_path, metrics)
+    top = write_metrics("eda", metrics, metrics_path, plots / SUMMARY_NAME)
     labels = metrics["labels"]
     log.info(
         "%d figures (%d forged, %d authentic, %d unknown), %d kinds; wrote %s, %s, %s",
@@ -259,7 +262,7 @@ def run_eda(
         plots,
         contact_sheet_path,
     )
-    return metrics
+    return top
 
 
 def run_stage(cfg: EdaConfig, base: BaseConfig, *, paths: Paths = PATHS) -> dict[str, Any]:

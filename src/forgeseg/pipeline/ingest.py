@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from forgeseg.config import BaseConfig, DataConfig
-from forgeseg.core.atomic import atomic_dir, write_csv, write_json
+from forgeseg.core.atomic import atomic_dir, write_csv
 from forgeseg.core.errors import DataError
 from forgeseg.data.layout import scan, write_index
 from forgeseg.data.split import split_records, split_summary
+from forgeseg.pipeline.headline import SUMMARY_NAME, write_metrics
 from forgeseg.pipeline.paths import PATHS, Paths
 
 __all__ = ["ingest"]
@@ -63,7 +64,8 @@ def ingest(
         "warnings": len(result.warnings),
         **split_summary(splits),
     }
-    write_json(metrics_path, metrics)
+    # The full counts (per split, per skip reason, the data root) go beside the index files.
+    top = write_metrics("ingest", metrics, metrics_path, splits_dir / SUMMARY_NAME)
     for w in result.warnings[:10]:
         log.warning("%s: %s", w.path, w.reason)
     if len(result.warnings) > 10:
@@ -81,4 +83,4 @@ def ingest(
         len(result.records),
         ", ".join(f"{k} {len(v)}" for k, v in splits.items()),
     )
-    return metrics
+    return top
