@@ -16,18 +16,24 @@ import numpy as np
 
 from forgeseg.config import DetectConfig, EvaluateConfig, Params, resolve_device
 from forgeseg.config.sections import DETECT_METHODS
-from forgeseg.core.atomic import write_csv, write_json
-from forgeseg.data.layout import read_index
+from forgeseg.core.atomic import write_csv
+from forgeseg.data.layout import Record, read_index
 from forgeseg.decision.calibration import (
     FigureTable,
     Outcome,
     calibrate,
     outcome,
     save_calibration,
-    tabulate,
 )
-from forgeseg.decision.detector import Detector
 from forgeseg.decision.rules import DecisionConfig
+from forgeseg.pipeline.corpus import DetectorSpec, FigureTask, run_corpus
+from forgeseg.pipeline.headline import (
+    SUMMARY_NAME,
+    evaluate_report,
+    kind_rows,
+    write_kind_table,
+    write_metrics,
+)
 from forgeseg.pipeline.paths import PATHS, Paths
 from forgeseg.scoring.metrics import image_metrics, roc_curve
 
@@ -64,31 +70,43 @@ def summarize(out: Outcome) -> dict[str, Any]:
 
 
 def collect_tables(
-    detector: Detector,
-    records: Sequence[Any],
+    records: Sequence[Record],
     *,
     evaluate: EvaluateConfig,
     detect: DetectConfig,
+    model_path: str | Path | None = None,
+    device: str = "cpu",
+    workers: int = 1,
+    scheduler: Any = None,
     solution: Mapping[str, str] | None = None,
     progress: bool = True,
     desc: str = "evaluate",
 ) -> list[FigureTable]:
-    """Run the detector on every record and keep only the small per-figure tables."""
-    tables = []
-    for ev in detector.iter_evidence(records, solution=solution, progress=progress, desc=desc):
-        if ev.truth is None:
-            log.warning("%s: truth unknown, left out of the evaluation", ev.uid)
-            continue
-        tables.append(
-            tabulate(
-                ev,
-                evaluate.thresholds,
-                evaluate.min_support,
-                detect.min_area,
-                detect.min_area_fraction,
-            )
-        )
-    return tables
+    """Every record's small calibration table, in record order, computed on ``workers``
+    processes (or the Dask cluster at ``scheduler``).
+
+    Every method is scored from the same evidence, so the detector gathers all of it
+    (hybrid: matchers and network). A figure whose truth is unknown, or that cannot be
+    read or judged, is logged and left out.
+    """
+    spec = DetectorSpec(
+        detect,
+        DecisionConfig("hybrid"),
+        model_path=str(model_path) if model_path is not None else None,
+        device=device,
+        output="table",
+        thresholds=tuple(evaluate.thresholds),
+        min_support=tuple(evaluate.min_support),
+    )
+    solution = solution or {}
+    tasks = [
+        FigureTask(i, r.uid, r.image, record=r, truth=solution.get(r.uid))
+        for i, r in enumerate(records)
+    ]
+    results = run_corpus(
+        spec, tasks, workers=workers, scheduler=scheduler, progress=progress, desc=desc
+    )
+    return [r.table for r in results if r.table is not None]
 
 
 def calibrate_all(
@@ -118,15 +136,17 @@ def evaluate(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> 
     """Calibrate on the val split and write metrics, plots and the calibrated settings."""
     det, ev_cfg = params.detect, params.evaluate
     records = read_index(paths.splits / "val.csv")
-    # Every method is scored from the same evidence, so the detector gathers all of it.
-    detector = Detector(
-        det,
-        DecisionConfig("hybrid"),
+    workers = params.base.workers
+    log.info("evaluating %d val figures with every detector on %d worker(s)", len(records), workers)
+    tables = collect_tables(
+        records,
+        evaluate=ev_cfg,
+        detect=det,
         model_path=paths.model,
         device=resolve_device(params.base.device),
+        workers=workers,
+        progress=progress,
     )
-    log.info("evaluating %d val figures with every detector", len(records))
-    tables = collect_tables(detector, records, evaluate=ev_cfg, detect=det, progress=progress)
     if not tables:
         raise ValueError(f"{paths.splits / 'val.csv'}: no val figure with known truth")
     calibrated = calibrate_all(tables, evaluate=ev_cfg, detect=det)
@@ -136,22 +156,16 @@ def evaluate(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> 
     }
     best_cfg, sweep = calibrated[det.method]
     main = per_method[det.method]
-    metrics = {
-        "method": det.method,
-        **main,
-        "calibrated": {
-            "threshold": best_cfg.threshold,
-            "gate": best_cfg.gate,
-            "min_support": best_cfg.min_support,
-        },
-        "methods": {
-            m: {k: s[k] for k in ("of1", "forged_only_of1", "authentic_fpr", "dice")}
-            for m, s in per_method.items()
-        },
-    }
-    write_json(paths.evaluate_metrics, metrics)
+    chosen = {k: getattr(best_cfg, k) for k in ("threshold", "gate", "min_support")}
+    metrics = evaluate_report(det.method, per_method, chosen)
+    write_metrics("evaluate", metrics, paths.evaluate_metrics, paths.evaluate_plots / SUMMARY_NAME)
     save_calibration(paths.calibration, best_cfg, of1=main["of1"], floor=main["floor"])
     final = outcome(tables, best_cfg, ev_cfg.thresholds, ev_cfg.min_support)
+    kinds = {r.uid: r.kind for r in records}
+    write_kind_table(
+        paths.evaluate_plots / "kinds.csv",
+        kind_rows([kinds[t.uid] for t in tables], final.of1, final.truth_forged, final.forged_pred),
+    )
     _write_plots(Path(paths.evaluate_plots), sweep, final, per_method, main["floor"])
     log.info(
         "val oF1 %.4f (%s; all-authentic floor %.4f); calibrated threshold %.2f, gate %.2f, "

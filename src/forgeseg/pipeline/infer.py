@@ -6,42 +6,61 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from forgeseg.config import DetectConfig, Params, resolve_device
-from forgeseg.core.atomic import atomic_dir, save_npy, write_json
+from forgeseg.core.atomic import atomic_dir, save_npy
 from forgeseg.core.errors import DataError
-from forgeseg.core.imageio import read_image
 from forgeseg.data.layout import Record, read_index
 from forgeseg.decision.calibration import load_calibration
-from forgeseg.decision.detector import Detector
+from forgeseg.pipeline.corpus import (
+    DetectorSpec,
+    FigureResult,
+    FigureTask,
+    Journal,
+    corpus_key,
+    journal_path,
+    run_corpus,
+    skip_path,
+    write_skips,
+)
+from forgeseg.pipeline.headline import (
+    SUMMARY_NAME,
+    infer_report,
+    scored_kind_rows,
+    write_kind_table,
+    write_metrics,
+)
 from forgeseg.pipeline.paths import PATHS, Paths
 from forgeseg.scoring.files import SOLUTION_NAME
 
-__all__ = ["FIGURE_SUFFIXES", "infer", "predict_folder"]
+__all__ = ["FIGURE_SUFFIXES", "PredictSummary", "infer", "predict_folder"]
 
 log = logging.getLogger(__name__)
 
 FIGURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
 
 
-def _predict_records(
-    detector: Detector, records: Sequence[Record], out_dir: Path, *, progress: bool
-) -> list[tuple[str, str]]:
-    """Detect on each record, save its mask stack under ``out_dir/masks``, return rows."""
-    from tqdm import tqdm
+def _save_masks(records: Sequence[Record], results: Sequence[FigureResult], out: Path) -> None:
+    """``out/<case_id>.npy``: uint8 (N,H,W) instances, decoded back from each row's RLE
+    (workers send text, not mask stacks); (0,H,W) for an authentic or skipped figure."""
+    from forgeseg.core.rle import decode_annotation
 
-    from forgeseg.core.rle import encode_annotation
+    for rec, res in zip(records, results, strict=True):
+        shape = res.shape or (rec.height, rec.width)
+        masks = decode_annotation(res.annotation, shape, case_id=rec.uid)
+        save_npy(out / f"{rec.case_id}.npy", masks.astype(np.uint8))
 
-    rows = []
-    for rec in tqdm(records, desc="infer", disable=not progress):
-        det = detector.detect(read_image(rec.image))
-        save_npy(out_dir / "masks" / f"{rec.case_id}.npy", det.instances.astype(np.uint8))
-        rows.append((rec.uid, encode_annotation(det.instances)))
-    return rows
+
+def _log_skips(n_skipped: int, n: int, where: Path) -> None:
+    if n_skipped:
+        log.warning("%d of %d figures skipped (written authentic): see %s", n_skipped, n, where)
+    else:
+        log.info("all %d figures predicted, none skipped", n)
 
 
 def infer(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> dict[str, Any]:
@@ -51,34 +70,74 @@ def infer(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> dic
 
     decision = load_calibration(paths.calibration, params.detect)
     records = read_index(paths.splits / "test.csv")
-    detector = Detector(
+    spec = DetectorSpec(
         params.detect,
         decision,
-        model_path=paths.model,
+        model_path=str(paths.model),
         device=resolve_device(params.base.device),
     )
-    log.info("predicting %d test figures with the %s detector", len(records), decision.method)
+    workers = params.base.workers
+    log.info(
+        "predicting %d test figures with the %s detector on %d worker(s)",
+        len(records),
+        decision.method,
+        workers,
+    )
+    tasks = [FigureTask(i, r.uid, r.image) for i, r in enumerate(records)]
+    # Beside data/predictions, not in it: DVC replaces that folder whole on every run.
+    journal = Journal(
+        journal_path(paths.predictions), corpus_key(tasks, spec, files=[paths.calibration])
+    )
+    results = run_corpus(
+        spec, tasks, workers=workers, journal=journal, progress=progress, desc="infer"
+    )
+    rows = [(r.uid, r.annotation) for r in results]
     with atomic_dir(paths.predictions) as tmp:
-        rows = _predict_records(detector, records, tmp, progress=progress)
+        _save_masks(records, results, tmp / "masks")
         write_submission(rows, tmp / "submission.csv")
-    n_forged = sum(a != "authentic" for _, a in rows)
-    metrics: dict[str, Any] = {
-        "method": decision.method,
-        "n_figures": len(rows),
-        "predicted_forged": n_forged,
-        "predicted_forged_fraction": n_forged / max(len(rows), 1),
-    }
+        n_skipped = write_skips(tmp / "skipped.csv", results)
+    journal.remove()
+    _log_skips(n_skipped, len(rows), paths.predictions / "skipped.csv")
     root = Path(params.data.root)
     solution = root / SOLUTION_NAME
     if solution.is_file() and rows:
         report = score_files(solution, paths.predictions / "submission.csv")
-        metrics.update({"scored": True, "of1": report.mean, **report.breakdown})
+        metrics = infer_report(decision.method, rows, {"of1": report.mean, **report.breakdown})
+        write_kind_table(paths.predictions / "kinds.csv", scored_kind_rows(records, rows, report))
         log.info("test oF1 %.4f (all-authentic floor %.4f)", report.mean, report.breakdown["floor"])
     else:
-        metrics["scored"] = False
+        metrics = infer_report(decision.method, rows, None)
+        write_kind_table(paths.predictions / "kinds.csv", [])
         log.info("no %s under %s: submission written, not scored", SOLUTION_NAME, root)
-    write_json(paths.infer_metrics, metrics)
+    write_metrics("infer", metrics, paths.infer_metrics, paths.predictions / SUMMARY_NAME)
     return metrics
+
+
+@dataclass(frozen=True)
+class PredictSummary:
+    """What ``forgeseg predict`` wrote: ``n_rows`` submission rows, ``n_skipped`` figures
+    recorded in ``skip_file`` (each an ``authentic`` row, or no row for a hidden file);
+    ``peak_rss_mb``: the largest peak resident memory of a process that judged figures."""
+
+    out: Path
+    n_rows: int
+    n_skipped: int
+    skip_file: Path
+    peak_rss_mb: float = 0.0
+
+
+def _folder_tasks(images: str | Path) -> list[FigureTask]:
+    folder = Path(images)
+    if not folder.is_dir():
+        raise DataError(folder, "not a folder of figures")
+    # Hidden files (``._x.png`` from macOS copies) are listed too, so that the skip file
+    # says why they got no row.
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES and p.is_file()
+    )
+    if not files:
+        raise DataError(folder, "holds no PNG, JPEG, TIFF or BMP figures")
+    return [FigureTask(i, p.stem, str(p)) for i, p in enumerate(files)]
 
 
 def predict_folder(
@@ -89,29 +148,45 @@ def predict_folder(
     calibration_path: str | Path,
     detect: DetectConfig | None = None,
     device: str = "auto",
+    workers: int = 1,
+    scheduler: Any = None,
+    strict: bool = False,
     progress: bool = True,
-) -> int:
-    """``forgeseg predict``: every PNG/JPEG/TIFF in ``images`` -> a Kaggle submission CSV."""
-    from tqdm import tqdm
+) -> PredictSummary:
+    """``forgeseg predict``: every PNG/JPEG/TIFF/BMP in ``images`` -> a Kaggle submission.
 
-    from forgeseg.core.rle import encode_annotation
+    A figure that cannot be read, is refused or makes the detector fail gets an
+    ``authentic`` row and a line in ``<out stem>.skipped.csv`` (hidden files: the line
+    only, they are not figures); ``strict`` raises instead. A killed run started again
+    with the same arguments resumes from ``<out>.journal.jsonl``; the CSV is written
+    atomically once every figure is judged. ``scheduler``: a Dask scheduler address.
+    """
     from forgeseg.scoring.files import write_submission
 
-    folder = Path(images)
-    if not folder.is_dir():
-        raise DataError(folder, "not a folder of figures")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES)
-    if not files:
-        raise DataError(folder, "holds no PNG, JPEG, TIFF or BMP figures")
+    out = Path(out_csv)
+    tasks = _folder_tasks(images)
     detect = detect or DetectConfig()
-    detector = Detector(
+    spec = DetectorSpec(
         detect,
         load_calibration(calibration_path, detect),
-        model_path=model_path,
+        model_path=str(model_path),
         device=resolve_device(device),
     )
-    rows = []
-    for path in tqdm(files, desc="predict", disable=not progress):
-        rows.append((path.stem, encode_annotation(detector.detect(read_image(path)).instances)))
-    write_submission(rows, out_csv)
-    return len(rows)
+    journal = Journal(journal_path(out), corpus_key(tasks, spec, files=[calibration_path]))
+    results = run_corpus(
+        spec,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        journal=journal,
+        strict=strict,
+        progress=progress,
+        desc="predict",
+    )
+    rows = [(r.uid, r.annotation) for r in results if not Path(r.path).name.startswith(".")]
+    write_submission(rows, out)
+    n_skipped = write_skips(skip_path(out), results)
+    journal.remove()
+    _log_skips(n_skipped, len(results), skip_path(out))
+    peak = max((r.peak_rss_mb for r in results), default=0.0)
+    return PredictSummary(out, len(rows), n_skipped, skip_path(out), peak)

@@ -1,0 +1,78 @@
+"""The infer stage goes on past a test figure it cannot read: the submission stays complete,
+the figure is listed in data/predictions/skipped.csv, and every figure has its mask file."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from forgeseg.config import Params, override
+from forgeseg.core.atomic import save_png
+from forgeseg.core.rle import decode_annotation
+from forgeseg.data.layout import Record, write_index
+from forgeseg.decision.calibration import save_calibration
+from forgeseg.decision.rules import DecisionConfig
+from forgeseg.pipeline.corpus import journal_path
+from forgeseg.pipeline.infer import infer
+from forgeseg.pipeline.paths import Paths
+
+
+def _figure(seed: int, copy: bool) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (72, 88, 3), dtype=np.uint8)
+    if copy:
+        image[40:68, 52:84] = image[4:32, 6:38]
+    return image
+
+
+def test_infer_on_two_workers_records_a_bad_test_figure_and_keeps_going(tmp_path):
+    paths = Paths().under(tmp_path)
+    root = tmp_path / "root"
+    records = []
+    for i in range(3):
+        save_png(root / "test_images" / f"{i}.png", _figure(i, copy=i == 0))
+        records.append(
+            Record(
+                str(i),
+                str(i),
+                "unknown",
+                "test",
+                str(root / "test_images" / f"{i}.png"),
+                "",
+                72,
+                88,
+            )
+        )
+    (root / "test_images" / "9.png").write_bytes(b"\x89PNG truncated")
+    records.append(
+        Record("9", "9", "unknown", "test", str(root / "test_images" / "9.png"), "", 72, 88)
+    )
+    write_index(paths.splits / "test.csv", records)
+    save_calibration(paths.calibration, DecisionConfig("geometric"))
+    params = override(
+        Params(),
+        {
+            "base.workers": 2,
+            "base.device": "cpu",
+            "data.root": str(root),
+            "detect.method": "geometric",
+            "detect.matchers": ["dense"],
+            "detect.min_area_fraction": 0.0,
+        },
+    )
+    infer(params, paths=paths, progress=False)
+
+    with (paths.predictions / "submission.csv").open(newline="") as f:
+        rows = {r["case_id"]: r["annotation"] for r in csv.DictReader(f)}
+    assert sorted(rows) == ["0", "1", "2", "9"]
+    assert rows["9"] == "authentic" and rows["0"] != "authentic"
+    skipped = (paths.predictions / "skipped.csv").read_text().splitlines()
+    assert len(skipped) == 2 and skipped[1].startswith(
+        f"9,{root / 'test_images' / '9.png'},undecodable image"
+    )
+    for rec in records:
+        masks = np.load(paths.predictions / "masks" / f"{rec.case_id}.npy")
+        want = decode_annotation(rows[rec.uid], (72, 88)).astype(np.uint8)
+        assert masks.dtype == np.uint8 and np.array_equal(masks, want)
+    assert not journal_path(paths.predictions).exists()
