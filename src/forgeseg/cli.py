@@ -5,6 +5,8 @@ forgeseg validate ROOT [--lenient]              check every file of a Kaggle-lay
 forgeseg score SOLUTION SUBMISSION [--json F]  the official oF1 (last line: the number)
 forgeseg solution ROOT --out F [--index CSV]   ground truth in the official solution format
 forgeseg predict --images DIR --out F          a submission for any folder of figures
+                [--workers N] [--scheduler ADDR] [--strict]   (exit 3: complete, some skipped)
+forgeseg report --images DIR [--out D]         an HTML evidence report, most suspicious first
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def _cmd_synth(args: argparse.Namespace) -> None:
         n_supplemental=args.n_supplemental,
         min_side=args.min_side,
         max_side=args.max_side,
+        reuse_fraction=args.reuse_fraction,
         workers=args.workers,
     )
     print(f"wrote {args.out_dir}: {summary}")
@@ -82,20 +85,52 @@ def _cmd_solution(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: {len(records)} rows")
 
 
+# `forgeseg predict` exit status when the submission is complete but some figures were
+# skipped (1 is an error, 2 a usage error).
+PREDICT_SKIPPED_STATUS = 3
+
+
 def _cmd_predict(args: argparse.Namespace) -> None:
     from forgeseg.config import load_params
+    from forgeseg.pipeline.corpus import default_workers
     from forgeseg.pipeline.infer import predict_folder
 
+    if args.workers is not None and args.workers < 1:
+        raise ForgesegError(f"--workers must be at least 1, got {args.workers}")
     detect = load_params(args.params).detect if Path(args.params).is_file() else None
-    n = predict_folder(
+    summary = predict_folder(
         args.images,
         args.out,
         model_path=args.model,
         calibration_path=args.postprocess,
         detect=detect,
         device=args.device,
+        workers=args.workers or default_workers(),
+        scheduler=args.scheduler,
+        strict=args.strict,
     )
-    print(f"wrote {args.out}: {n} figures")
+    print(f"wrote {summary.out}: {summary.n_rows} rows, {summary.n_skipped} figures skipped")
+    if summary.n_skipped:
+        print(f"skipped figures and why: {summary.skip_file}")
+        raise SystemExit(PREDICT_SKIPPED_STATUS)
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from forgeseg.config import load_params
+    from forgeseg.pipeline.report.folder import report_folder
+    from forgeseg.pipeline.report.settings import ReportConfig
+
+    detect = load_params(args.params).detect if Path(args.params).is_file() else None
+    page = report_folder(
+        args.images,
+        args.out,
+        model_path=args.model,
+        calibration_path=args.postprocess,
+        detect=detect,
+        device=args.device,
+        cfg=ReportConfig(max_figures=args.max_figures, max_kb=args.max_kb),
+    )
+    print(f"wrote {page}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-supplemental", type=int, default=None)
     p.add_argument("--min-side", type=int, default=100)
     p.add_argument("--max-side", type=int, default=1024)
+    p.add_argument(
+        "--reuse-fraction",
+        type=float,
+        default=0.5,
+        help="share of compound figures with reuse between panels (default 0.5)",
+    )
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=_cmd_synth)
 
@@ -140,7 +181,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--postprocess", default="models/postprocess.json")
     p.add_argument("--params", default="params.yaml", help="matcher settings (its detect section)")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--workers", type=int, default=None, help="local processes (default: every core)"
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="Dask scheduler address (tcp://HOST:8786) instead"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad figure; without it a bad figure is recorded in "
+        "OUT's .skipped.csv, written authentic, and the exit status is 3",
+    )
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("report", help="an HTML evidence report for a folder of figures")
+    p.add_argument("--images", required=True, help="folder of figures")
+    p.add_argument("--out", default="report", help="folder for index.html (default report)")
+    p.add_argument("--model", default="models/model.pt")
+    p.add_argument("--postprocess", default="models/postprocess.json")
+    p.add_argument("--params", default="params.yaml", help="matcher settings (its detect section)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-figures", type=int, default=0, help="first N figures only (0: all)")
+    p.add_argument("--max-kb", type=int, default=200, help="image bytes per figure, KiB")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

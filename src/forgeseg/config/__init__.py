@@ -2,7 +2,8 @@
 
 from forgeseg.config.build import Section, as_dict
 from forgeseg.config.load import load_params, override, params_from_mapping, resolve_device
-from forgeseg.config.matchers import DenseConfig, SiftConfig
+from forgeseg.config.matchers import DenseConfig, PairsConfig, SiftConfig
+from forgeseg.config.panels import PANEL_METHODS, PanelsConfig
 from forgeseg.config.sections import (
     BaseConfig,
     DataConfig,
@@ -18,6 +19,7 @@ from forgeseg.config.sections import (
 )
 
 __all__ = [
+    "PANEL_METHODS",
     "BaseConfig",
     "DataConfig",
     "DenseConfig",
@@ -27,6 +29,8 @@ __all__ = [
     "LossConfig",
     "ModelConfig",
     "OverlayConfig",
+    "PairsConfig",
+    "PanelsConfig",
     "Params",
     "Section",
     "SiftConfig",

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from forgeseg.config.build import Section, setting
-from forgeseg.config.matchers import DenseConfig, SiftConfig
+from forgeseg.config.matchers import DenseConfig, PairsConfig, SiftConfig
+from forgeseg.config.panels import PanelsConfig
+from forgeseg.config.report import ReportConfig
 from forgeseg.core.errors import ParamsError
 
 __all__ = [
@@ -70,6 +72,9 @@ class SynthConfig(Section):
     min_side: int = setting(128, ge=32)
     max_side: int = setting(640, ge=32, le=8192)
     seed: int = setting(1, ge=0)
+    # Share of cases that are compound figures with reuse between panels (the bulk of the
+    # real test set); their authentic figures share the layouts, panels from distinct sources.
+    reuse_fraction: float = setting(0.5, ge=0.0, le=1.0)
 
     def check(self) -> None:
         if self.min_side > self.max_side:
@@ -87,7 +92,10 @@ class ModelConfig(Section):
     KEY: ClassVar[str] = "model"
     arch: str = setting("selfcorr_unet", choices=ARCHS)
     encoder: str = "resnet18"  # any segmentation_models_pytorch encoder
-    encoder_weights: str | None = None  # null (random init) or a local state_dict path
+    # null (random init), a weights package (forgeseg.models.pretrained.WEIGHT_PACKAGES) or
+    # the path of a local encoder state_dict; never downloaded.
+    encoder_weights: str | None = None
+    freeze_encoder: bool = False  # train only the correlation, decoder and image head
     corr_strides: tuple[int, ...] = setting((16,), choices=CORR_STRIDES)
     corr_k: int = setting(16, ge=1)
     corr_exclude: int = setting(2, ge=0)
@@ -150,6 +158,10 @@ class DetectConfig(Section):
     matchers: tuple[str, ...] = ("sift", "dense")  # names in forgeseg.matchers.REGISTRY
     sift: SiftConfig = field(default_factory=SiftConfig)
     dense: DenseConfig = field(default_factory=DenseConfig)
+    pairs: PairsConfig = field(default_factory=PairsConfig)  # panel against panel
+    # The figure-structure network the panel matchers cut figures with (the panels stage
+    # trains it); where the file is missing, the classical gutter cut is used.
+    panels_model: str = "models/panels.pt"
 
 
 @dataclass(frozen=True)
@@ -159,7 +171,7 @@ class EvaluateConfig(Section):
     # support (verified SIFT inliers plus matched dense blocks).
     thresholds: tuple[float, ...] = setting((0.3, 0.4, 0.5, 0.6, 0.7, 0.8), ge=0.0, le=1.0)
     gates: tuple[float, ...] = setting((0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), ge=0.0, le=1.0)
-    min_support: tuple[int, ...] = setting((0, 8, 12, 20), ge=0)
+    min_support: tuple[int, ...] = setting((0, 8, 12, 20, 30, 45, 60), ge=0)
 
     def check(self) -> None:
         for name in ("thresholds", "gates", "min_support"):
@@ -182,8 +194,10 @@ class Params(Section):
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     eda: EdaConfig = field(default_factory=EdaConfig)
+    panels: PanelsConfig = field(default_factory=PanelsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)

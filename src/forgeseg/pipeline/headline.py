@@ -78,6 +78,15 @@ HEADLINE: Mapping[str, tuple[str, ...]] = {
         "n_figures",
         "n_forged",
     ),
+    "panels": (
+        "learned.panel_recall",
+        "learned.panel_precision",
+        "learned.text_f1",
+        "classical.panel_recall",
+        "classical.panel_precision",
+        "classical.text_f1",
+        "train_seconds",
+    ),
     "infer": (
         "method",
         "scored",

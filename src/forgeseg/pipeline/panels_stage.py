@@ -20,12 +20,12 @@ import numpy as np
 
 from forgeseg.config import BaseConfig, SynthConfig, resolve_device
 from forgeseg.config.panels import PanelsConfig
-from forgeseg.core.atomic import write_json
 from forgeseg.panels.classical import find_panels
 from forgeseg.panels.learned import PanelDetector, save_structure_net, to_rgb
 from forgeseg.panels.metrics import structure_scores
 from forgeseg.panels.structure import Structure
 from forgeseg.panels.train import encode, fit, generate_samples
+from forgeseg.pipeline.headline import write_metrics
 
 __all__ = ["METRICS", "MODEL", "evaluate_detector", "run_stage"]
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MODEL = Path("models/panels.pt")
 METRICS = Path("metrics/panels.json")
+# Everything else the stage measured (class accuracy, ms per figure, fallbacks).
+SUMMARY = Path("plots/panels/summary.json")
 IOU = 0.5
 
 
@@ -67,6 +69,7 @@ def run_stage(
     synth: SynthConfig,
     model_path: str | os.PathLike[str] = MODEL,
     metrics_path: str | os.PathLike[str] = METRICS,
+    summary_path: str | os.PathLike[str] = SUMMARY,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train on ``cfg.n_train`` generated figures (``cfg.seed``), save the network, score it
@@ -110,7 +113,7 @@ def run_stage(
         "learned_fallbacks": fallbacks,
         "train_seconds": history["seconds"],
     }
-    write_json(metrics_path, metrics)
+    write_metrics("panels", metrics, metrics_path, Path(summary_path))
     for name in ("learned", "classical"):
         m = metrics[name]
         log.info(
