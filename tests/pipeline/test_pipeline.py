@@ -46,6 +46,8 @@ def _tiny_params(path: Path) -> None:
     )
     p["evaluate"].update(thresholds=[0.5], gates=[0.5])
     p["overlay"]["n"] = 3
+    p["panels"].update(size=64, channels=[8, 8, 8], epochs=1, n_train=8, n_val=4, batch_size=4)
+    p["report"]["max_figures"] = 3
     path.write_text(yaml.safe_dump(p, sort_keys=False))
 
 
@@ -84,6 +86,8 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
         "metrics/ingest.json",
         "metrics/eda.json",
         "plots/eda/contact_sheet.png",
+        "models/panels.pt",
+        "metrics/panels.json",
         "models/model.pt",
         "checkpoints/last.pt",
         "metrics/train/metrics.json",
@@ -92,6 +96,7 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
         "plots/evaluate/roc.csv",
         "data/predictions/submission.csv",
         "metrics/infer.json",
+        "plots/report/index.html",
     ):
         assert (repo / path).exists(), f"{path} missing after dvc repro"
     assert list((repo / "plots/overlays").glob("*.png"))
