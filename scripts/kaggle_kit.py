@@ -186,7 +186,9 @@ def _kit_params(params: Path, dest: Path) -> None:
     import yaml
 
     tree = yaml.safe_load(params.read_text(encoding="utf-8")) or {}
-    tree.setdefault("detect", {})["panels_model"] = "panels.pt"
+    detect = tree.setdefault("detect", {})
+    if detect.get("panels_model"):  # null keeps the classical cut, as in the run's params
+        detect["panels_model"] = "panels.pt"
     write_text(dest, yaml.safe_dump(tree, sort_keys=False))
 
 

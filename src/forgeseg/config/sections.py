@@ -160,8 +160,8 @@ class DetectConfig(Section):
     dense: DenseConfig = field(default_factory=DenseConfig)
     pairs: PairsConfig = field(default_factory=PairsConfig)  # panel against panel
     # The figure-structure network the panel matchers cut figures with (the panels stage
-    # trains it); where the file is missing, the classical gutter cut is used.
-    panels_model: str = "models/panels.pt"
+    # trains it); null, or a missing file: the classical gutter cut.
+    panels_model: str | None = None
 
 
 @dataclass(frozen=True)
