@@ -38,7 +38,7 @@ from forgeseg.pipeline.headline import (
 from forgeseg.pipeline.paths import PATHS, Paths
 from forgeseg.scoring.files import SOLUTION_NAME
 
-__all__ = ["FIGURE_SUFFIXES", "PredictSummary", "infer", "predict_folder"]
+__all__ = ["FIGURE_SUFFIXES", "PredictSummary", "figure_files", "infer", "predict_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +126,26 @@ class PredictSummary:
     peak_rss_mb: float = 0.0
 
 
-def _folder_tasks(images: str | Path) -> list[FigureTask]:
+def figure_files(images: str | Path) -> list[Path]:
+    """The PNG/JPEG/TIFF/BMP files of a folder, sorted by name. Hidden files (``._x.png``
+    from macOS copies) are listed too, so that a skip file can say why they got no row.
+
+    Raises:
+        DataError: naming the folder when it is not one or holds no figure.
+    """
     folder = Path(images)
     if not folder.is_dir():
         raise DataError(folder, "not a folder of figures")
-    # Hidden files (``._x.png`` from macOS copies) are listed too, so that the skip file
-    # says why they got no row.
     files = sorted(
         p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES and p.is_file()
     )
     if not files:
         raise DataError(folder, "holds no PNG, JPEG, TIFF or BMP figures")
-    return [FigureTask(i, p.stem, str(p)) for i, p in enumerate(files)]
+    return files
+
+
+def _folder_tasks(images: str | Path) -> list[FigureTask]:
+    return [FigureTask(i, p.stem, str(p)) for i, p in enumerate(figure_files(images))]
 
 
 def predict_folder(

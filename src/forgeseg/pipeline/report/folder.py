@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from forgeseg.config import DetectConfig, resolve_device
-from forgeseg.core.errors import DataError
 from forgeseg.core.imageio import read_image
 from forgeseg.decision.calibration import load_calibration
 from forgeseg.decision.detector import Detector
-from forgeseg.pipeline.infer import FIGURE_SUFFIXES
+from forgeseg.pipeline.infer import figure_files
 from forgeseg.pipeline.report.build import build_page, write_page
 from forgeseg.pipeline.report.settings import ReportConfig
 
@@ -42,14 +41,10 @@ def report_folder(
     network (``hybrid``, ``network``).
     """
     folder = Path(images)
-    if not folder.is_dir():
-        raise DataError(folder, "not a folder of figures")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in FIGURE_SUFFIXES)
+    files = figure_files(folder)
     cfg = cfg or ReportConfig()
     if cfg.max_figures:
         files = files[: cfg.max_figures]
-    if not files:
-        raise DataError(folder, "holds no PNG, JPEG, TIFF or BMP figures")
     detect = detect or DetectConfig()
     detector = Detector(
         detect,
