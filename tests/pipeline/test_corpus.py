@@ -39,14 +39,6 @@ N_GOOD = 6
 BAD = ("bomb", "empty", "tiny")
 
 
-def _figure(seed: int, copy: bool) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    image = rng.integers(0, 256, (72, 88, 3), dtype=np.uint8)
-    if copy:
-        image[40:68, 52:84] = image[4:32, 6:38]
-    return image
-
-
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -58,13 +50,13 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> dict[str, Path]:
+def corpus(tmp_path_factory, make_figure) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("corpus")
     images = root / "images"
     for i in range(N_GOOD):
-        save_png(images / f"fig{i}.png", _figure(i, copy=i % 2 == 0))
+        save_png(images / f"fig{i}.png", make_figure(i, copy=i % 2 == 0))
         if i < 2:
-            save_png(root / "good" / f"fig{i}.png", _figure(i, copy=i % 2 == 0))
+            save_png(root / "good" / f"fig{i}.png", make_figure(i, copy=i % 2 == 0))
     (images / "empty.png").write_bytes(b"")
     (images / "bomb.png").write_bytes(_png_header(20_000, 20_000))
     save_png(images / "tiny.png", np.zeros((1, 1, 3), np.uint8))

@@ -18,20 +18,12 @@ from forgeseg.pipeline.infer import infer
 from forgeseg.pipeline.paths import Paths
 
 
-def _figure(seed: int, copy: bool) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    image = rng.integers(0, 256, (72, 88, 3), dtype=np.uint8)
-    if copy:
-        image[40:68, 52:84] = image[4:32, 6:38]
-    return image
-
-
-def test_infer_on_two_workers_records_a_bad_test_figure_and_keeps_going(tmp_path):
+def test_infer_on_two_workers_records_a_bad_test_figure_and_keeps_going(tmp_path, make_figure):
     paths = Paths().under(tmp_path)
     root = tmp_path / "root"
     records = []
     for i in range(3):
-        save_png(root / "test_images" / f"{i}.png", _figure(i, copy=i == 0))
+        save_png(root / "test_images" / f"{i}.png", make_figure(i, copy=i == 0))
         records.append(
             Record(
                 str(i),

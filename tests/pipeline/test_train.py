@@ -8,32 +8,16 @@ import pytest
 import torch
 
 from forgeseg.config import load_params, override
-from forgeseg.data.layout import scan, write_index
-from forgeseg.data.split import split_records
 from forgeseg.models.checkpoint import load_checkpoint
 from forgeseg.pipeline.train import train
-from forgeseg.synth import generate_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, make_train_data):
     root = tmp_path_factory.mktemp("train")
-    generate_dataset(
-        root / "data",
-        n=6,
-        seed=3,
-        n_test=2,
-        n_supplemental=0,
-        min_side=96,  # smaller compound figures have no room for a reuse
-        max_side=128,
-        progress=False,
-    )
-    # Lenient: files the generator adds beside the Kaggle layout are not this test's concern.
-    records = scan(root / "data", strict=False, progress=False).records
-    for name, recs in split_records(records, val_fraction=0.34, seed=0).items():
-        write_index(root / "splits" / f"{name}.csv", recs)
+    make_train_data(root / "data", root / "splits")
     params = override(
         load_params(REPO / "params.yaml"),
         {

@@ -19,10 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from forgeseg.data.layout import scan, write_index
-from forgeseg.data.split import split_records
 from forgeseg.models.checkpoint import load_checkpoint
-from forgeseg.synth import generate_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 STAGE = REPO / "stages" / "train.py"
@@ -41,21 +38,9 @@ LAUNCHER = textwrap.dedent(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Path:
+def workdir(tmp_path: Path, make_train_data) -> Path:
     """A folder the train stage runs in: params.yaml, data, splits; long enough to kill."""
-    generate_dataset(
-        tmp_path / "data",
-        n=6,
-        seed=3,
-        n_test=2,
-        n_supplemental=0,
-        min_side=96,  # smaller compound figures have no room for a reuse
-        max_side=128,
-        progress=False,
-    )
-    records = scan(tmp_path / "data", strict=False, progress=False).records
-    for name, recs in split_records(records, val_fraction=0.34, seed=0).items():
-        write_index(tmp_path / "data" / "splits" / f"{name}.csv", recs)
+    make_train_data(tmp_path / "data", tmp_path / "data" / "splits")
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["base"]["device"] = "cpu"
     raw["data"]["root"] = str(tmp_path / "data")

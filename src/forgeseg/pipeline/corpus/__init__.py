@@ -3,8 +3,9 @@
 ``run_corpus(spec, tasks, workers=..., scheduler=..., journal=...)`` judges every
 :class:`FigureTask` with the detector a :class:`DetectorSpec` describes and returns one
 :class:`FigureResult` per task, in input order, whichever engine ran it: this process,
-a local process pool, or a Dask cluster. A figure that cannot be read, is refused, or
-makes the detector fail is a result with a ``skip`` reason, not the end of the run.
+a local process pool, or a Dask cluster. A figure that cannot be read, is refused, makes
+the detector fail, or gets its pool worker killed (out of memory) is a result with a
+``skip`` reason, not the end of the run.
 """
 
 from forgeseg.pipeline.corpus.figure import (

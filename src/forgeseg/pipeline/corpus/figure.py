@@ -8,6 +8,7 @@ annotation (RLE text) or a calibration table of a few hundred bytes, never pixel
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import sys
@@ -18,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from forgeseg.config.sections import DetectConfig
 from forgeseg.core.errors import DataError
 from forgeseg.core.rle import AUTHENTIC
 from forgeseg.data.layout import Record
-from forgeseg.decision.calibration import FigureTable
+from forgeseg.decision.calibration import FigureTable, tabulate
 from forgeseg.decision.detector import Detector
 from forgeseg.decision.rules import DecisionConfig
 
@@ -39,8 +42,9 @@ __all__ = [
 ]
 
 # "row": a submission annotation per figure (infer, predict); "table": a calibration
-# FigureTable per figure (evaluate).
-OUTPUTS = ("row", "table")
+# FigureTable per figure (evaluate); "candidates": the learned decision's labelled
+# candidates, features and labels (the decision stage).
+OUTPUTS = ("row", "table", "candidates")
 # Set to 1 (a test suite does) and an unexpected error inside a figure ends the run
 # instead of being recorded as that figure's skip.
 RAISE_ERRORS_ENV = "FORGESEG_RAISE_ERRORS"
@@ -50,7 +54,9 @@ RAISE_ERRORS_ENV = "FORGESEG_RAISE_ERRORS"
 class DetectorSpec:
     """Everything a worker needs to build the same :class:`Detector` and output: picklable.
 
-    ``thresholds``/``min_support`` are the calibration grid, used by ``output="table"``.
+    ``thresholds``/``min_support``/``accepts`` are the calibration grid, used by
+    ``output="table"``; ``net_threshold`` and ``positive_dice`` make and label the learned
+    decision's candidates (``output="candidates"``).
     """
 
     detect: DetectConfig
@@ -60,6 +66,9 @@ class DetectorSpec:
     output: str = "row"
     thresholds: tuple[float, ...] = ()
     min_support: tuple[int, ...] = ()
+    accepts: tuple[float, ...] = ()
+    net_threshold: float = 0.5
+    positive_dice: float = 0.5
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -94,6 +103,9 @@ class FigureResult:
     ``error``: the traceback when that reason was an unexpected exception.
     ``fatal``: the worker could not build its detector at all (the run must stop).
     ``peak_rss_mb``: the worker process's peak resident memory so far.
+    ``worker_died``: the skip is a worker process killed while judging the figure. Memory
+    at that moment, not the inputs, decided it: never journaled, so a rerun (with fewer
+    workers, say) tries the figure again.
     """
 
     index: int
@@ -103,14 +115,17 @@ class FigureResult:
     shape: tuple[int, int] | None = None
     score: float = 0.0
     table: FigureTable | None = field(default=None, repr=False)
+    # (C, F) float features and (C,) int labels of the figure's candidates.
+    candidates: tuple[Any, Any] | None = field(default=None, repr=False)
     skip: str | None = None
     error: str | None = None
     fatal: str | None = None
     seconds: float = 0.0
     peak_rss_mb: float = 0.0
+    worker_died: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """The journal's line for a row result (tables are never journaled)."""
+        """The journal's line for this result."""
         return {
             "index": self.index,
             "uid": self.uid,
@@ -122,11 +137,13 @@ class FigureResult:
             "error": self.error,
             "seconds": self.seconds,
             "peak_rss_mb": self.peak_rss_mb,
+            "table": _table_to_json(self.table) if self.table is not None else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FigureResult:
         shape = data.get("shape")
+        table = data.get("table")
         return cls(
             index=int(data["index"]),
             uid=str(data["uid"]),
@@ -138,7 +155,32 @@ class FigureResult:
             error=data.get("error"),
             seconds=float(data.get("seconds", 0.0)),
             peak_rss_mb=float(data.get("peak_rss_mb", 0.0)),
+            table=_table_from_json(table) if table is not None else None,
         )
+
+
+def _table_to_json(table: FigureTable) -> dict[str, Any]:
+    """Arrays with their dtype and shape (an empty (0, 3) array has no shape in a list);
+    floats as JSON numbers, which Python writes and reads back bit for bit."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(table):
+        value = getattr(table, f.name)
+        if isinstance(value, np.ndarray):
+            value = {"dtype": value.dtype.str, "shape": list(value.shape), "data": value.tolist()}
+        elif isinstance(value, np.generic):
+            value = value.item()
+        out[f.name] = value
+    return out
+
+
+def _table_from_json(data: dict[str, Any]) -> FigureTable:
+    values = {
+        k: np.array(v["data"], dtype=np.dtype(v["dtype"])).reshape(v["shape"])
+        if isinstance(v, dict)
+        else v
+        for k, v in data.items()
+    }
+    return FigureTable(**values)
 
 
 def raise_errors_requested() -> bool:
@@ -207,12 +249,24 @@ def _judge(detector: Detector, spec: DetectorSpec, task: FigureTask) -> dict[str
 
         det = detector.detect(image)
         return {"shape": shape, "annotation": encode_annotation(det.instances), "score": det.score}
-    return {"shape": shape, "table": _table(detector, spec, task, image)}
+    ev = _evidence_with_truth(detector, task, image)
+    if spec.output == "candidates":
+        return {"shape": shape, "candidates": _candidates(spec, ev)}
+    d = spec.detect
+    table = tabulate(
+        ev,
+        spec.thresholds,
+        spec.min_support,
+        d.min_area,
+        d.min_area_fraction,
+        learned=detector.learned,
+        accepts=spec.accepts,
+    )
+    return {"shape": shape, "table": table}
 
 
-def _table(detector: Detector, spec: DetectorSpec, task: FigureTask, image: Any) -> FigureTable:
+def _evidence_with_truth(detector: Detector, task: FigureTask, image: Any) -> Any:
     from forgeseg.data.truth import read_truth
-    from forgeseg.decision.calibration import tabulate
 
     if task.record is None:
         raise ValueError(f"{task.uid}: a calibration table needs the figure's index record")
@@ -220,9 +274,20 @@ def _table(detector: Detector, spec: DetectorSpec, task: FigureTask, image: Any)
     truth = read_truth(task.record, image.shape[:2], solution)
     if truth is None:
         raise DataError(task.path, "truth unknown: no mask and no solution row")
-    ev = detector.evidence(image, task.uid, truth)
+    return detector.evidence(image, task.uid, truth)
+
+
+def _candidates(spec: DetectorSpec, ev: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    from forgeseg.decision.learned import FEATURES, candidates, label_candidates
+    from forgeseg.decision.rules import area_floor
+
     d = spec.detect
-    return tabulate(ev, spec.thresholds, spec.min_support, d.min_area, d.min_area_fraction)
+    floor = area_floor(ev.image.shape[:2], d.min_area, d.min_area_fraction)
+    cands = candidates(ev, spec.net_threshold, floor)
+    x = np.stack([c.features for c in cands]) if cands else np.zeros((0, len(FEATURES)))
+    return x, label_candidates(cands, ev.truth, spec.positive_dice)
 
 
 def run_figure(

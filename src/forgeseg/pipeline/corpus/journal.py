@@ -6,10 +6,11 @@ done. The journal is the one file here not written through :mod:`forgeseg.core.a
 because appending is its point; its header is written atomically, and a reader drops a
 torn last line (the figure it held is simply judged again).
 
-The key hashes what the results depend on: the input files (path, size, mtime), the
-detector's settings, the output kind, and the contents of the model and calibration
-files. A journal under another key is stale and ignored, so a changed figure, param or
-model never leaks an old result into a new output.
+The key hashes what the results depend on: the input files (path, size, mtime; for a
+calibration table also the truth's label and mask file), every field of the detector's
+spec (settings, output kind, calibration grid, device), and the contents of the model and
+calibration files. A journal under another key is stale and ignored, so a changed figure,
+param or model never leaks an old result into a new output.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def _stat(path: str) -> list[Any]:
     return [path, st.st_size, st.st_mtime_ns]
 
 
+def _truth_files(task: FigureTask) -> list[Any]:
+    """What a table's truth is read from: the record's label and mask file. Nothing for a
+    task without a record (a row), so the keys of row journals stay what they were."""
+    if task.record is None:
+        return []
+    mask = _stat(task.record.mask) if task.record.mask else []
+    return [task.record.label, *mask]
+
+
 def corpus_key(
     tasks: Sequence[FigureTask],
     spec: DetectorSpec,
@@ -61,17 +71,24 @@ def corpus_key(
 ) -> str:
     """A hash of everything a run's results depend on; ``files`` (model, calibration) by
     content, inputs by path, size and modification time."""
-    uses_model = spec.model_path is not None and spec.decision.method in ("network", "hybrid")
+    uses_model = spec.model_path is not None and spec.decision.method in (
+        "network",
+        "hybrid",
+        "learned",
+    )
+    trees = spec.decision.learned_model
     content = {
         "format": FORMAT,
-        "inputs": [[t.index, t.uid, *_stat(t.path), t.truth] for t in tasks],
+        "inputs": [[t.index, t.uid, *_stat(t.path), t.truth, *_truth_files(t)] for t in tasks],
+        # Every field of the spec, so that one added later (a calibration grid, say)
+        # cannot be left out; the model by content, not by path.
         "spec": {
-            "detect": dataclasses.asdict(spec.detect),
-            "decision": dataclasses.asdict(spec.decision),
-            "output": spec.output,
-            "thresholds": list(spec.thresholds),
-            "min_support": list(spec.min_support),
-            "model": file_digest(spec.model_path) if uses_model and spec.model_path else "",
+            **dataclasses.asdict(spec),
+            "model_path": file_digest(spec.model_path) if uses_model and spec.model_path else "",
+            "decision": {
+                **dataclasses.asdict(spec.decision),
+                "learned_model": file_digest(trees) if trees else "",
+            },
         },
         "files": [[str(f), file_digest(f)] for f in files],
     }

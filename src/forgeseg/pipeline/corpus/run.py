@@ -28,6 +28,8 @@ from forgeseg.pipeline.corpus.pool import iter_local
 __all__ = ["SKIP_COLUMNS", "journal_path", "run_corpus", "skip_path", "write_skips"]
 
 SKIP_COLUMNS = ("case_id", "path", "reason")
+# Outputs whose results a journal can hold (FigureResult.to_json writes them whole).
+JOURNALED = ("row", "table")
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,8 @@ def run_corpus(
     """
     from tqdm import tqdm
 
-    if journal is not None and spec.output != "row":
-        raise ValueError("only row results are journaled; tables are recomputed")
+    if journal is not None and spec.output not in JOURNALED:
+        raise ValueError(f"only {' and '.join(JOURNALED)} results are journaled")
     done = journal.load() if journal is not None else {}
     wanted = {t.index for t in tasks}
     done = {i: r for i, r in done.items() if i in wanted}
@@ -130,7 +132,7 @@ def run_corpus(
             _stop_if_strict(result, strict)
             if result.skip is not None:
                 log.warning("%s: skipped (%s)", result.path, result.skip)
-            if journal is not None:
+            if journal is not None and not result.worker_died:
                 journal.append(result)
             results[result.index] = result
             bar.update()
