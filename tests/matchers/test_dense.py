@@ -15,6 +15,7 @@ from forgeseg.matchers.base import MatchResult
 from forgeseg.matchers.dense import Reason, Verdict, detect, grain_sigma, stroke_width
 from forgeseg.matchers.dense.evidence import exact_share, residual
 from forgeseg.matchers.dense.vote import largest_region, translation_candidates
+from forgeseg.panels import Panel, Structure
 from forgeseg.synth.forge import apply_geometry
 
 H, W = 200, 320
@@ -152,6 +153,24 @@ def test_finds_a_rescaled_copy_larger_than_opencvs_map_limit() -> None:
     # Source to copy or copy to source.
     scales = [np.sqrt(abs(np.linalg.det(t.matrix[:, :2]))) for t in res.transforms[0]]
     assert any(abs(np.log(s / 1.1)) < 0.02 or abs(np.log(s * 1.1)) < 0.02 for s in scales)
+
+
+def test_a_structure_that_marks_nothing_or_is_turned_off_changes_nothing() -> None:
+    # Direct callers and figures without panels or text see the matcher as it ran before
+    # it took a structure.
+    image, truth = _forge("translate")
+    bare = detect(image)
+    # Source and copy marked as text and half the figure left out of the panels: given,
+    # it silences the copy.
+    marked = Structure((Panel((0, 0, W // 2, H)),), truth.copy())
+    assert detect(image, None, marked).instances.shape[0] == 0
+    for res in (
+        detect(image, None, Structure.whole((H, W))),
+        detect(image, DenseConfig(use_structure=False), marked),
+    ):
+        assert np.array_equal(res.instances, bare.instances)
+        assert res.support == bare.support and res.n_matches == bare.n_matches
+        assert res.n_keypoints == bare.n_keypoints
 
 
 def test_silent_on_independently_rendered_lookalike_bands() -> None:
@@ -430,6 +449,10 @@ def test_config_checks_the_new_settings() -> None:
         DenseConfig.from_mapping({"min_affine_zncc": 1.5})
     with pytest.raises(ParamsError, match="min_exact"):
         DenseConfig.from_mapping({"min_exact": 1.2})
+    with pytest.raises(ParamsError, match="max_text_share"):
+        DenseConfig.from_mapping({"max_text_share": 1.5})
+    with pytest.raises(ParamsError, match="max_gutter_share"):
+        DenseConfig.from_mapping({"max_gutter_share": -0.1})
 
 
 def test_trace_names_the_check_that_stopped_each_candidate() -> None:

@@ -13,6 +13,7 @@ from forgeseg.matchers.base import MatchResult
 from forgeseg.matchers.sift import detect
 from forgeseg.matchers.sift.describe import mirror_descriptors
 from forgeseg.matchers.sift.verify import clusters
+from forgeseg.panels import Panel, Structure
 
 H, W = 300, 400
 SIZE = 80  # side of the copied patch
@@ -105,6 +106,24 @@ def test_transform_maps_source_to_copy_in_full_resolution() -> None:
     assert np.linalg.norm(mapped - centre_dst) < 8
 
 
+def test_a_structure_that_marks_nothing_or_is_turned_off_changes_nothing() -> None:
+    # Direct callers and figures without panels or text see the matcher as it ran before
+    # it took a structure.
+    image, src, _dst = _forge("flip")
+    bare = detect(image)
+    # The source marked as text and half the figure left out of the panels: given, it
+    # silences the copy.
+    marked = Structure((Panel((0, 0, W // 2, H)),), src.copy())
+    assert detect(image, None, marked).instances.shape[0] == 0
+    for res in (
+        detect(image, None, Structure.whole((H, W))),
+        detect(image, SiftConfig(use_structure=False), marked),
+    ):
+        assert np.array_equal(res.instances, bare.instances)
+        assert res.support == bare.support and res.n_matches == bare.n_matches
+        assert res.n_keypoints == bare.n_keypoints
+
+
 def test_no_copy_no_instance() -> None:
     res = detect(np.repeat(_texture(3)[:, :, None], 3, axis=2))
     assert res.instances.shape == (0, H, W)
@@ -193,6 +212,8 @@ def test_config_from_mapping() -> None:
         SiftConfig.from_mapping({"flip": "yes"})
     with pytest.raises(ParamsError, match="max_side"):
         SiftConfig.from_mapping({"max_side": 100, "min_side": 200})
+    with pytest.raises(ParamsError, match="text_dilate_px"):
+        SiftConfig.from_mapping({"text_dilate_px": -1})
 
 
 def test_bad_image_is_a_clear_error() -> None:

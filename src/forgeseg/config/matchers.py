@@ -64,6 +64,12 @@ class SiftConfig(Section):
     min_area: int = setting(64, ge=0)  # smallest instance kept, full-resolution pixels
     merge_overlap: float = setting(0.2, gt=0, le=1)  # overlap share at which instances merge
     seed: int = 0  # RANSAC sampling seed
+    # With the figure's structure (forgeseg.panels): keypoints on its text mask (text, panel
+    # letters, scale bars: legitimately repeated) are dropped, and no copy may lie mostly in
+    # the gutters between panels. False: the structure is ignored.
+    use_structure: bool = True
+    text_dilate_px: int = setting(4, ge=0)  # text mask grown (full-res px): descriptors span
+    max_gutter_share: float = setting(0.5, **_UNIT)  # of a source's or copy's inliers
 
     def check(self) -> None:
         if not 0 < self.min_scale <= 1 <= self.max_scale:
@@ -121,6 +127,12 @@ class DenseConfig(Section):
     max_abs_diff: float = setting(4.0, ge=0)  # ... or an absolute grey difference at most
     min_area: int = setting(48, ge=0)  # smallest instance kept, full-resolution pixels
     merge_overlap: float = setting(0.2, **_UNIT)  # overlap share at which instances merge
+    # With the figure's structure (forgeseg.panels): blocks made largely of its text mask
+    # (text, panel letters, scale bars: legitimately repeated) are dropped, and no copy may
+    # lie mostly in the gutters between panels. False: the structure is ignored.
+    use_structure: bool = True
+    max_text_share: float = setting(0.25, **_UNIT)  # of a block's pixels on the text mask
+    max_gutter_share: float = setting(0.5, **_UNIT)  # of a source's or copy's block centres
 
     def check(self) -> None:
         if self.block % DENSE_GRID:

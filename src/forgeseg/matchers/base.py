@@ -4,19 +4,36 @@ Both matchers (:mod:`forgeseg.matchers.sift`, :mod:`forgeseg.matchers.dense`) en
 way: verified (mask, transform) pairs become one instance per group of overlapping masks
 (:func:`assemble_result`), and the findings of several matchers on one figure become one
 result (:func:`merge_results`), so the decision step never asks which matcher spoke.
+
+The helpers they share live here too: the size of the working copy a matcher runs on
+(:func:`working_scale`), and what the figure's structure tells a matcher about where a copy
+may not be (:func:`structure_masks`, :func:`in_gutter`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from forgeseg.core.masks import filter_small, group_overlapping
 
-__all__ = ["MatchResult", "Transform", "assemble_result", "merge_results"]
+if TYPE_CHECKING:
+    from forgeseg.panels.structure import Structure
+
+__all__ = [
+    "MatchResult",
+    "Transform",
+    "assemble_result",
+    "gutter_share",
+    "in_gutter",
+    "merge_results",
+    "structure_masks",
+    "working_scale",
+]
 
 
 @dataclass
@@ -39,6 +56,8 @@ class Transform:
             the figure's own grain, near 0 for a copy (it carries its source's grain) and
             about 1 for an independent look-alike. NaN where it was not measured: always
             for SIFT, and for a figure or region without grain.
+        matcher: the name of the matcher that verified it (set by the detector), so a
+            merged instance still says which matchers saw it.
     """
 
     matrix: np.ndarray
@@ -50,6 +69,7 @@ class Transform:
     src_points: np.ndarray
     dst_points: np.ndarray
     residual: float = float("nan")
+    matcher: str = ""
 
 
 @dataclass
@@ -149,3 +169,62 @@ def merge_results(results: Sequence[MatchResult], shape: tuple[int, int]) -> Mat
         float(max(total)),
         transforms=[[t for i in g for t in transforms[i]] for g in groups],
     )
+
+
+def working_scale(h: int, w: int, max_side: int, min_side: int = 0) -> float:
+    """Working copy size / full size of an (h, w) image: a long side over ``max_side`` is
+    brought down to it, one under ``min_side`` up to it (0: never upscaled), so that every
+    matcher sees figures of a bounded size and keypoint detectors some structure."""
+    long_side = max(h, w)
+    if long_side > max_side:
+        return max_side / long_side
+    if long_side < min_side:
+        return min_side / long_side
+    return 1.0
+
+
+def structure_masks(
+    structure: Structure, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(text mask, gutter) of an (H, W) figure's structure, both bool (H, W): the text mask
+    of text, panel letters and scale bars, and the pixels outside every panel; the gutter is
+    None when the panels leave none (no panels, or one covering the figure).
+
+    Raises:
+        ValueError: when the structure's text mask is not (H, W).
+    """
+    H, W = shape
+    text = np.asarray(structure.text_mask, bool)
+    if text.shape != (H, W):
+        raise ValueError(
+            f"structure.text_mask must be the figure's shape {(H, W)}, got {text.shape}"
+        )
+    inside = np.zeros((H, W), bool)
+    for p in structure.panels:
+        x0, y0, x1, y1 = p.box
+        inside[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
+    if not structure.panels or inside.all():
+        return text, None
+    return text, ~inside
+
+
+def gutter_share(points: np.ndarray, gutter: np.ndarray) -> float:
+    """Share of the points (K, 2) float (x, y), full-resolution pixels, that fall in the
+    gutter (bool (H, W)); points off the figure count as gutter. 0.0 for no points."""
+    if len(points) == 0:
+        return 0.0
+    H, W = gutter.shape
+    xy = np.rint(points).astype(np.int64)
+    on = (xy[:, 0] >= 0) & (xy[:, 0] < W) & (xy[:, 1] >= 0) & (xy[:, 1] < H)
+    out = np.ones(len(xy), bool)
+    out[on] = gutter[xy[on, 1], xy[on, 0]]
+    return float(out.mean())
+
+
+def in_gutter(tr: Transform, gutter: np.ndarray | None, max_share: float) -> bool:
+    """Whether the source or the copy of ``tr`` lies mostly outside every panel (more than
+    ``max_share`` of its points in ``gutter``, bool (H, W)): the white space between panels
+    holds axis marks, labels and rules, never a copied image. False without a gutter."""
+    if gutter is None:
+        return False
+    return max(gutter_share(tr.src_points, gutter), gutter_share(tr.dst_points, gutter)) > max_share

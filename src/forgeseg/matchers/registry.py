@@ -17,10 +17,10 @@ __all__ = ["REGISTRY", "Matcher", "get_matcher"]
 
 @dataclass(frozen=True)
 class Matcher:
-    """One matcher: ``detect(image (H, W, 3) uint8, cfg) -> MatchResult``, the settings
-    class ``cfg`` is an instance of, and the attribute of
-    :class:`forgeseg.config.sections.DetectConfig` that holds those settings (``detect.<name>``
-    in ``params.yaml``)."""
+    """One matcher: ``detect(image (H, W, 3) uint8, cfg[, structure]) -> MatchResult``, the
+    settings class ``cfg`` is an instance of, and the attribute of
+    :class:`forgeseg.config.sections.DetectConfig` that holds those settings
+    (``detect.<name>`` in ``params.yaml``)."""
 
     name: str
     detect: Callable[..., MatchResult]
@@ -39,8 +39,9 @@ class Matcher:
 # matching: small, low-texture copies such as single blot bands, translated, flipped,
 # turned, or rotated and rescaled by a little.
 REGISTRY: dict[str, Matcher] = {
-    "sift": Matcher("sift", sift.detect, SiftConfig, "sift"),
-    "dense": Matcher("dense", dense.detect, DenseConfig, "dense"),
+    # Both run over the whole figure; the structure takes the text mask and the gutters out.
+    "sift": Matcher("sift", sift.detect, SiftConfig, "sift", uses_structure=True),
+    "dense": Matcher("dense", dense.detect, DenseConfig, "dense", uses_structure=True),
     "pairs": Matcher("pairs", pairs.detect, PairsConfig, "pairs", uses_structure=True),
 }
 

@@ -57,6 +57,12 @@ Larger rotations are left to :mod:`forgeseg.matchers.sift`.
 8. Source and copy are one instance, and instances that overlap (one object pasted several
    times) are merged.
 
+Given the figure's structure (``forgeseg.panels``: panel boxes and a mask of text, panel
+letters and scale bars), blocks over ``max_text_share`` on the text mask are left out at
+step 2 (those glyphs repeat legitimately), and a verified copy whose source or copy has over
+``max_gutter_share`` of its block centres outside every panel is rejected after step 7
+(``Reason.MAX_GUTTER_SHARE`` in the trace).
+
 The result is a :class:`forgeseg.matchers.base.MatchResult`, so both detectors are
 interchangeable downstream. The detector stays silent unless the evidence is strong: any mask
 on an authentic figure scores 0.

@@ -9,7 +9,7 @@ import numpy as np
 from forgeseg.config.matchers import DenseConfig
 from forgeseg.matchers.dense.dihedral import GRID
 
-__all__ = ["block_maps", "blocks", "describe", "grid", "ramp_basis"]
+__all__ = ["block_maps", "block_share", "blocks", "describe", "grid", "ramp_basis"]
 
 
 def block_maps(gray: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -25,6 +25,19 @@ def block_maps(gray: np.ndarray, cfg: DenseConfig) -> tuple[np.ndarray, np.ndarr
     bm = cv2.blur(gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     bsq = cv2.blur(gray * gray, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     return means, np.sqrt(np.maximum(bsq - bm * bm, 0.0))
+
+
+def block_share(mask: np.ndarray, shape: tuple[int, int], cfg: DenseConfig) -> np.ndarray:
+    """float32 (h, w): the share of each ``block`` x ``block`` block of a working copy of
+    size ``shape`` (h, w) that a full-resolution mask (bool (H, W)) covers, indexed by the
+    block's top-left pixel as :func:`block_maps` indexes its maps."""
+    h, w = shape
+    frac = mask.astype(np.float32)
+    if frac.shape != (h, w):
+        # Area averaging keeps each working pixel's share of covered full-resolution pixels.
+        frac = cv2.resize(frac, (w, h), interpolation=cv2.INTER_AREA)
+    b = cfg.block
+    return cv2.blur(frac, (b, b), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
 
 
 def grid(

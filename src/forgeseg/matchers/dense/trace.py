@@ -31,6 +31,7 @@ class Reason(StrEnum):
     MAX_RESIDUAL = "max_residual"  # copy minus source leaves two grains' worth: look-alike
     MIN_EXACT = "min_exact"  # no shared grain and not pixel-equal either
     MIN_STROKE = "min_stroke"  # thin strokes (text, rungs) in a figure without grain
+    MAX_GUTTER_SHARE = "max_gutter_share"  # source or copy mostly outside every panel
 
 
 @dataclass

@@ -28,9 +28,10 @@ import numpy as np
 
 from forgeseg.config.matchers import PairsConfig
 from forgeseg.core.errors import DataError, ParamsError
+from forgeseg.matchers.base import working_scale
 from forgeseg.matchers.pairs.poses import Pose, apply_pose, unpose_points
 
-__all__ = ["FEATURES", "FeatureKind", "Features", "describe", "working_copy", "working_scale"]
+__all__ = ["FEATURES", "FeatureKind", "Features", "describe", "working_copy"]
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,6 @@ class FeatureKind:
     extract: Extract
     match: Match
     rotation_invariant: bool
-
-
-def working_scale(h: int, w: int, cfg: PairsConfig) -> float:
-    """Working copy size / panel size for an (h, w) panel."""
-    long_side = max(h, w)
-    if long_side > cfg.max_side:
-        return cfg.max_side / long_side
-    if long_side < cfg.min_side:
-        return cfg.min_side / long_side
-    return 1.0
 
 
 def _rootsift(rgb: np.ndarray, cfg: PairsConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -171,9 +162,10 @@ FEATURES: dict[str, FeatureKind] = {
 
 
 def working_copy(rgb: np.ndarray, cfg: PairsConfig) -> np.ndarray:
-    """The uint8 (h', w', 3) working copy of a uint8 (h, w, 3) panel (:func:`working_scale`)."""
+    """The uint8 (h', w', 3) working copy of a uint8 (h, w, 3) panel: its long side
+    brought within ``min_side`` .. ``max_side``."""
     h, w = rgb.shape[:2]
-    s = working_scale(h, w, cfg)
+    s = working_scale(h, w, cfg.max_side, cfg.min_side)
     if s == 1.0:
         return rgb
     size = (max(2, round(w * s)), max(2, round(h * s)))

@@ -29,7 +29,11 @@ The method of every top Kaggle entry (``../shared/METHODS.md`` section 2):
    merged so that a source and all its copies form one channel.
 
 The detector says nothing unless the evidence is strong: any mask on an authentic figure
-scores 0.
+scores 0. Given the figure's structure (``forgeseg.panels``: panel boxes and a mask of
+text, panel letters and scale bars), keypoints on the text mask grown by ``text_dilate_px``
+are dropped before step 2, since those glyphs repeat legitimately, and a transform whose
+source or copy has over ``max_gutter_share`` of its inliers outside every panel is dropped
+after step 4.
 
 Modules: :mod:`~forgeseg.matchers.sift.describe` (steps 1-3: RootSIFT, g2NN, mirrored
 descriptors, the spatial exclusion), :mod:`~forgeseg.matchers.sift.verify` (step 4:

@@ -8,7 +8,7 @@ import numpy as np
 
 from forgeseg.config.matchers import SiftConfig
 
-__all__ = ["candidate_pairs", "g2nn", "mirror_descriptors", "root_sift"]
+__all__ = ["candidate_pairs", "g2nn", "mirror_descriptors", "off_mask", "root_sift"]
 
 # Query rows per block of the descriptor similarity matrix: bounds its memory to a few MB.
 _BLOCK = 512
@@ -151,15 +151,30 @@ def mirror_descriptors(desc: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(d[..., (-np.arange(8)) % 8].reshape(-1, 128))
 
 
+def off_mask(pts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """bool (K,): which keypoints (K, 2) float32 (x, y) lie off ``mask`` (bool (h, w), the
+    working copy's size), each judged at its rounded location."""
+    h, w = mask.shape
+    x = np.clip(np.rint(pts[:, 0]).astype(np.int64), 0, w - 1)
+    y = np.clip(np.rint(pts[:, 1]).astype(np.int64), 0, h - 1)
+    return ~mask[y, x]
+
+
 def candidate_pairs(
-    gray: np.ndarray, cfg: SiftConfig
+    gray: np.ndarray, cfg: SiftConfig, text: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Matched keypoint pairs of a uint8 (h, w) working copy: endpoints P, Q (M, 2)
-    float32, flipped flags (M,) bool, and the number of keypoints found.
+    float32, flipped flags (M,) bool, and the number of keypoints kept.
 
-    A flipped pair's patches are mirror images of each other.
+    A flipped pair's patches are mirror images of each other. Keypoints on ``text`` (bool
+    (h, w), None: none) are dropped before matching: glyphs, letters and scale bars are
+    repeated legitimately, and as nearest neighbours they would also fail the ratio test
+    of the real twins around them.
     """
     pts, sizes, desc = root_sift(gray, cfg)
+    if text is not None and len(pts):
+        keep = off_mask(pts, text)
+        pts, sizes, desc = pts[keep], sizes[keep], desc[keep]
     n = len(pts)
     tp, ts, td = pts, sizes, desc
     if cfg.flip and n >= 2:
