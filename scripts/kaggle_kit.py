@@ -42,6 +42,7 @@ from packaging.utils import canonicalize_name
 from forgeseg.core.atomic import atomic_dir, write_json, write_text
 from forgeseg.core.errors import DataError, ForgesegError
 from forgeseg.core.logs import setup_logging
+from forgeseg.decision.calibration import DECISION_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "kaggle" / "forgeseg-submit.ipynb"
@@ -177,7 +178,11 @@ def _check_inputs(model: Path, postprocess: Path, params: Path) -> None:
 
     detect = load_params(params).detect
     load_checkpoint(model)
-    load_calibration(postprocess, detect)
+    decision = load_calibration(postprocess, detect)
+    if decision.learned_model is not None:  # detect.method: learned
+        from forgeseg.decision.learned import LearnedDecision
+
+        LearnedDecision.load(decision.learned_model)
 
 
 def _kit_params(params: Path, dest: Path) -> None:
@@ -201,6 +206,7 @@ def build_kit(
     if panels is not None and not panels.is_file():
         log.warning("%s not found: the kit's predict will cut panels classically", panels)
         panels = None
+    learned = postprocess.with_name(DECISION_NAME)
     pins = predict_requirements()
     log.info("%d packages to carry beside forgeseg (no torch): %s", len(pins), ", ".join(pins))
     with atomic_dir(out) as tmp:
@@ -215,6 +221,8 @@ def build_kit(
             (postprocess, "postprocess.json"),
             (NOTEBOOK, "forgeseg-submit.ipynb"),
             *(((panels, "panels.pt"),) if panels is not None else ()),
+            # The learned decision's trees: predict looks for them beside postprocess.json.
+            *(((learned, DECISION_NAME),) if learned.is_file() else ()),
         ):
             shutil.copyfile(src, tmp / name)
         _kit_params(params, tmp / "params.yaml")

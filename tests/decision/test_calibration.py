@@ -164,3 +164,25 @@ def test_ties_with_as_many_firings_take_the_widest_margin():
         tables, "network", thresholds=THRESHOLDS, gates=[0.4, 0.6], min_support=KP, min_area=0
     )
     assert cfg.gate == 0.6
+
+
+def test_learned_decision_is_calibrated_on_its_accept_score():
+    tabs = figures()
+    accepts = [0.3, 0.7]
+    # The trees' verdicts: f1 and f3 found at either accept score, a1's look-alike kept
+    # only at the low one.
+    kept = {"f1": (True, True), "f3": (True, True), "a1": (True, False)}
+    found = {"f1": (0.9, 0.9), "f3": (0.8, 0.8), "a1": (0.0, 0.0)}
+    for t in tabs:
+        t.learn_any = np.array(kept.get(t.uid, (False, False)))
+        t.learn_of1 = np.array(found.get(t.uid, (0.0, 0.0)))
+        t.learn_px = np.zeros((2, 3), np.int64)
+    cfg, of1, rows = calibrate(
+        tabs, "learned", thresholds=THRESHOLDS, gates=[0.5], accepts=accepts, min_area=0
+    )
+    assert cfg.method == "learned" and cfg.accept == 0.7
+    assert of1 == pytest.approx((1 + 1 + 0.9 + 0 + 0.8 + 1) / 6)
+    assert [r["accept"] for r in rows] == accepts
+    # Tables computed without a learned decision cannot be scored as one.
+    with pytest.raises(ValueError, match="no learned decision"):
+        outcome(figures(), cfg, THRESHOLDS, KP, accepts)

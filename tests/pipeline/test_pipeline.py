@@ -48,6 +48,7 @@ def _tiny_params(path: Path) -> None:
     p["overlay"]["n"] = 3
     p["panels"].update(size=64, channels=[8, 8, 8], epochs=1, n_train=8, n_val=4, batch_size=4)
     p["report"]["max_figures"] = 3
+    p["learned"].update(figures=0, max_iter=20)
     path.write_text(yaml.safe_dump(p, sort_keys=False))
 
 
@@ -91,6 +92,9 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
         "models/model.pt",
         "checkpoints/last.pt",
         "metrics/train/metrics.json",
+        "models/decision.npz",
+        "metrics/decision.json",
+        "plots/decision/importances.csv",
         "models/postprocess.json",
         "metrics/evaluate.json",
         "plots/evaluate/roc.csv",
@@ -104,7 +108,9 @@ def test_repro_makes_every_declared_output(repo: Path) -> None:
     assert 0.0 <= evaluate["floor"] <= 1.0 and 0.0 <= evaluate["of1"] <= 1.0
     # The per-method breakdown sits in the summary beside the plots, not in the metrics.
     summary = json.loads((repo / "plots/evaluate/summary.json").read_text())
-    assert set(summary["methods"]) == {"authentic", "network", "geometric", "hybrid"}
+    assert set(summary["methods"]) == {"authentic", "network", "geometric", "hybrid", "learned"}
+    # Each method's calibrated settings, the learned decision's accept score among them.
+    assert set(summary["methods"]["learned"]["calibrated"]) >= {"accept", "min_support"}
     assert summary["methods"]["authentic"]["of1"] == pytest.approx(evaluate["floor"])
     infer = json.loads((repo / "metrics/infer.json").read_text())
     assert infer["scored"] is True and infer["n_figures"] == 8

@@ -1,6 +1,7 @@
 """The params tree: every section of ``params.yaml`` as a frozen, checked dataclass."""
 
 from forgeseg.config.build import Section, as_dict
+from forgeseg.config.learned import LearnedConfig
 from forgeseg.config.load import load_params, override, params_from_mapping, resolve_device
 from forgeseg.config.matchers import DenseConfig, PairsConfig, SiftConfig
 from forgeseg.config.panels import PANEL_METHODS, PanelsConfig
@@ -26,6 +27,7 @@ __all__ = [
     "DetectConfig",
     "EdaConfig",
     "EvaluateConfig",
+    "LearnedConfig",
     "LossConfig",
     "ModelConfig",
     "OverlayConfig",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from forgeseg.config.build import Section, setting
+from forgeseg.config.learned import LearnedConfig
 from forgeseg.config.matchers import DenseConfig, PairsConfig, SiftConfig
 from forgeseg.config.panels import PanelsConfig
 from forgeseg.config.report import ReportConfig
@@ -37,7 +38,9 @@ ARCHS = ("unet", "selfcorr_unet")
 CORR_STRIDES = (8, 16, 32)
 # authentic: the floor; network: the segmentation net alone; geometric: the matchers alone;
 # hybrid: verified geometry first, else the network behind its gate.
-DETECT_METHODS = ("authentic", "network", "geometric", "hybrid")
+# learned: every candidate (each matcher's, the network's) scored by boosted trees trained
+# on generated figures (forgeseg.decision.learned); the others are hand-set rules.
+DETECT_METHODS = ("authentic", "network", "geometric", "hybrid", "learned")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -172,9 +175,11 @@ class EvaluateConfig(Section):
     thresholds: tuple[float, ...] = setting((0.3, 0.4, 0.5, 0.6, 0.7, 0.8), ge=0.0, le=1.0)
     gates: tuple[float, ...] = setting((0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), ge=0.0, le=1.0)
     min_support: tuple[int, ...] = setting((0, 8, 12, 20, 30, 45, 60), ge=0)
+    # ... and the learned decision's score a candidate needs to be kept.
+    accepts: tuple[float, ...] = setting((0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), gt=0.0, lt=1.0)
 
     def check(self) -> None:
-        for name in ("thresholds", "gates", "min_support"):
+        for name in ("thresholds", "gates", "min_support", "accepts"):
             if not getattr(self, name):
                 raise ParamsError(f"evaluate.{name} must list at least one value")
 
@@ -198,6 +203,7 @@ class Params(Section):
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
+    learned: LearnedConfig = field(default_factory=LearnedConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
     report: ReportConfig = field(default_factory=ReportConfig)

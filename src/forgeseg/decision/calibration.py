@@ -12,9 +12,9 @@ import itertools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from forgeseg.config.sections import DetectConfig
 from forgeseg.core.atomic import write_json
 from forgeseg.core.errors import DataError
 from forgeseg.decision.evidence import Evidence
+
+if TYPE_CHECKING:
+    from forgeseg.decision.learned import LearnedDecision
 from forgeseg.decision.rules import (
     DecisionConfig,
     area_floor,
@@ -32,6 +35,7 @@ from forgeseg.decision.rules import (
 
 __all__ = [
     "CALIBRATED",
+    "DECISION_NAME",
     "FigureTable",
     "Outcome",
     "calibrate",
@@ -42,7 +46,9 @@ __all__ = [
 ]
 
 # The settings calibration chooses; everything else comes from params.yaml.
-CALIBRATED = ("threshold", "gate", "min_support")
+CALIBRATED = ("threshold", "gate", "min_support", "accept")
+# The learned decision's trees, beside models/postprocess.json (the decision stage writes it).
+DECISION_NAME = "decision.npz"
 
 
 @dataclass
@@ -66,6 +72,10 @@ class FigureTable:
     geo_px: np.ndarray  # (K,3)
     geo_best: int
     truth_area: int
+    learn_any: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (A,)
+    learn_of1: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (A,)
+    learn_px: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))  # (A,3)
+    learn_score: float = 0.0  # the best candidate's score
 
 
 def _px(pred: np.ndarray, truth_union: np.ndarray) -> np.ndarray:
@@ -80,8 +90,12 @@ def tabulate(
     min_support: Sequence[int],
     min_area: int,
     min_area_fraction: float = DetectConfig.min_area_fraction,
+    *,
+    learned: LearnedDecision | None = None,
+    accepts: Sequence[float] = (),
 ) -> FigureTable:
-    """Score one figure (its truth must be known) under every threshold and support floor."""
+    """Score one figure (its truth must be known) under every threshold and support floor,
+    and every accept score of the ``learned`` decision when one is given."""
     from forgeseg.scoring.score import of1_image
 
     if ev.truth is None:
@@ -115,8 +129,32 @@ def tabulate(
             tab.geo_any[j] = inst.shape[0] > 0
             tab.geo_of1[j] = of1_image(inst, ev.truth) if inst.shape[0] else 0.0
             tab.geo_px[j] = _px(inst, truth_union)
+    if learned is not None and accepts:
+        _tabulate_learned(tab, ev, learned, accepts, min_area, truth_union)
     ev._cache.clear()
     return tab
+
+
+def _tabulate_learned(
+    tab: FigureTable,
+    ev: Evidence,
+    learned: LearnedDecision,
+    accepts: Sequence[float],
+    min_area: int,
+    truth_union: np.ndarray,
+) -> None:
+    from forgeseg.scoring.score import of1_image
+
+    assert ev.truth is not None
+    tab.learn_any = np.zeros(len(accepts), bool)
+    tab.learn_of1 = np.zeros(len(accepts))
+    tab.learn_px = np.zeros((len(accepts), 3), np.int64)
+    for j, a in enumerate(accepts):
+        inst, score = learned.instances(ev, float(a), min_area)
+        tab.learn_any[j] = inst.shape[0] > 0
+        tab.learn_of1[j] = of1_image(inst, ev.truth) if inst.shape[0] else 0.0
+        tab.learn_px[j] = _px(inst, truth_union)
+        tab.learn_score = score
 
 
 @dataclass
@@ -135,8 +173,10 @@ def outcome(
     cfg: DecisionConfig,
     thresholds: Sequence[float],
     min_support: Sequence[int],
+    accepts: Sequence[float] = (),
 ) -> Outcome:
-    """Per-figure results of ``cfg`` (whose threshold and support floor must be in the grids)."""
+    """Per-figure results of ``cfg`` (whose threshold, support floor and accept score must
+    be in the grids)."""
     n = len(tables)
     truth_auth = np.array([t.truth_authentic for t in tables], bool)
     truth_px = np.zeros((n, 3), np.int64)
@@ -147,6 +187,8 @@ def outcome(
     score = np.zeros(n)
     if cfg.method == "authentic":
         return Outcome(forged, of1, px, score, ~truth_auth)
+    if cfg.method == "learned":
+        return _learned_outcome(tables, cfg, accepts, of1, px, truth_auth)
     uses_net = cfg.method in ("network", "hybrid")
     uses_geo = cfg.method in ("geometric", "hybrid")
     if uses_net:
@@ -169,6 +211,24 @@ def outcome(
     return Outcome(forged, np.asarray(of1, float), px, score, ~truth_auth)
 
 
+def _learned_outcome(
+    tables: Sequence[FigureTable],
+    cfg: DecisionConfig,
+    accepts: Sequence[float],
+    of1: np.ndarray,
+    px: np.ndarray,
+    truth_auth: np.ndarray,
+) -> Outcome:
+    a = _index(accepts, cfg.accept, "accept")
+    if any(t.learn_any.size <= a for t in tables):
+        raise ValueError("the tables hold no learned decision: tabulate them with one")
+    fire = np.array([t.learn_any[a] for t in tables])
+    of1 = np.where(fire, [t.learn_of1[a] for t in tables], of1)
+    px = np.where(fire[:, None], np.stack([t.learn_px[a] for t in tables]), px)
+    score = np.array([t.learn_score for t in tables])
+    return Outcome(fire, np.asarray(of1, float), px, score, ~truth_auth)
+
+
 def _index(grid: Sequence[float], value: float, name: str) -> int:
     for i, g in enumerate(grid):
         if abs(float(g) - float(value)) < 1e-9:
@@ -183,36 +243,43 @@ def calibrate(
     thresholds: Sequence[float],
     gates: Sequence[float],
     min_support: Sequence[int] = (0,),
+    accepts: Sequence[float] = (0.5,),
     min_area: int = DetectConfig.min_area,
     min_area_fraction: float = DetectConfig.min_area_fraction,
 ) -> tuple[DecisionConfig, float, list[dict[str, Any]]]:
     """Grid-search the settings of ``method`` that maximise mean oF1 over ``tables``.
 
     Returns:
-        (best config, its mean oF1, sweep rows ``{threshold, gate, min_support, of1}``).
+        (best config, its mean oF1, sweep rows ``{threshold, gate, min_support, accept,
+        of1}``).
     """
     if not tables:
         raise ValueError("calibration needs at least one figure")
+    areas = {"min_area": min_area, "min_area_fraction": min_area_fraction}
     if method == "authentic":
-        cfg = DecisionConfig("authentic", min_area=min_area, min_area_fraction=min_area_fraction)
+        cfg = DecisionConfig("authentic", **areas)
         return cfg, float(outcome(tables, cfg, thresholds, min_support).of1.mean()), []
     uses_net = method in ("network", "hybrid")
     uses_geo = method in ("geometric", "hybrid")
     ths = list(thresholds) if uses_net else [thresholds[0]]
     gts = list(gates) if uses_net else [0.5]
     kps = list(min_support) if uses_geo else [min_support[0]]
+    acs = list(accepts) if method == "learned" else [0.5]
     rows: list[dict[str, Any]] = []
     best: tuple[float, int, DecisionConfig] | None = None
-    for t, g, k in itertools.product(ths, gts, kps):
-        cfg = DecisionConfig(method, float(t), float(g), int(k), min_area, min_area_fraction)
-        out = outcome(tables, cfg, thresholds, min_support)
+    for t, g, k, a in itertools.product(ths, gts, kps, acs):
+        cfg = DecisionConfig(method, float(t), float(g), int(k), accept=float(a), **areas)
+        out = outcome(tables, cfg, thresholds, min_support, accepts)
         of1 = float(out.of1.mean())
         fired = int(out.forged_pred.sum())
-        rows.append({"threshold": float(t), "gate": float(g), "min_support": int(k), "of1": of1})
+        rows.append(
+            {"threshold": float(t), "gate": float(g), "min_support": int(k), "accept": float(a)}
+            | {"of1": of1}
+        )
         # On a tie the setting that calls fewer figures forged wins: firings that gain
         # nothing on val can only cost on new figures, where every mask on an authentic
-        # figure scores 0. Among those, the last (highest threshold, gate and inlier
-        # floor) wins: the widest margin the val figures allow.
+        # figure scores 0. Among those, the last (highest threshold, gate, inlier floor
+        # and accept score) wins: the widest margin the val figures allow.
         tie = best is not None and abs(of1 - best[0]) <= 1e-12
         if best is None or of1 > best[0] + 1e-12 or (tie and fired <= best[1]):
             best = (of1, fired, cfg)
@@ -227,7 +294,8 @@ def save_calibration(path: str | os.PathLike[str], cfg: DecisionConfig, **report
 
 
 def load_calibration(path: str | os.PathLike[str], detect: DetectConfig) -> DecisionConfig:
-    """The decision for ``detect``'s method with the settings calibrated in ``path``."""
+    """The decision for ``detect``'s method with the settings calibrated in ``path``; the
+    learned decision's trees are the :data:`DECISION_NAME` file beside it."""
     p = Path(path)
     if not p.is_file():
         raise DataError(p, "calibrated post-processing not found (run `dvc repro evaluate`)")
@@ -244,6 +312,8 @@ def load_calibration(path: str | os.PathLike[str], detect: DetectConfig) -> Deci
             threshold=float(data["threshold"]),
             gate=float(data["gate"]),
             min_support=int(data["min_support"]),
+            accept=float(data["accept"]),
+            learned_model=str(p.with_name(DECISION_NAME)) if detect.method == "learned" else None,
         )
     except (TypeError, ValueError) as exc:
         raise DataError(p, f"calibrated values are not numbers ({exc})") from None

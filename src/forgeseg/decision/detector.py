@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from forgeseg.config.sections import DetectConfig
+from forgeseg.core.errors import ParamsError
 from forgeseg.core.imageio import read_image
 from forgeseg.data.layout import Record
 from forgeseg.data.truth import read_truth
@@ -41,11 +42,23 @@ class Detector:
         self.cfg = decision
         self.matchers = [get_matcher(name) for name in detect.matchers]
         self.predictor = None
-        if model_path is not None and decision.method in ("network", "hybrid"):
+        if model_path is not None and decision.method in ("network", "hybrid", "learned"):
             from forgeseg.models.predictor import Predictor
 
             self.predictor = Predictor(model_path, device=device)
-        self.use_geometry = decision.method in ("geometric", "hybrid") and bool(self.matchers)
+        # Loaded whenever named, not only for method "learned": evaluate tabulates every
+        # method from one hybrid pass, the learned decision included.
+        self.learned = None
+        if decision.learned_model is not None:
+            from forgeseg.decision.learned import LearnedDecision
+
+            self.learned = LearnedDecision.load(decision.learned_model)
+        elif decision.method == "learned":
+            raise ParamsError(
+                "detect.method: learned needs models/decision.npz (run `dvc repro decision`)"
+            )
+        uses_geometry = decision.method in ("geometric", "hybrid", "learned")
+        self.use_geometry = uses_geometry and bool(self.matchers)
         self.panels = None
         if self.use_geometry and any(m.uses_structure for m in self.matchers):
             from forgeseg.panels.learned import PanelDetector
@@ -53,29 +66,32 @@ class Detector:
             self.panels = PanelDetector(detect.panels_model)
 
     def match(self, image: np.ndarray):
-        """Every configured geometric matcher on one (H,W,3) uint8 figure, merged."""
+        """Every configured geometric matcher on one (H,W,3) uint8 figure, merged, and the
+        figure's structure (None when no matcher uses it)."""
         from forgeseg.matchers import merge_results
 
         # Panels are found once per figure, for every matcher that compares them.
         structure = self.panels.find(image) if self.panels is not None else None
-        results = [
-            m.detect(image, m.settings(self.detect_cfg), structure)
-            if m.uses_structure
-            else m.detect(image, m.settings(self.detect_cfg))
-            for m in self.matchers
-        ]
-        return merge_results(results, image.shape[:2])
+        results = []
+        for m in self.matchers:
+            cfg = m.settings(self.detect_cfg)
+            res = m.detect(image, cfg, structure) if m.uses_structure else m.detect(image, cfg)
+            for trs in res.transforms:  # provenance survives the merge: a feature of the
+                for t in trs:  # learned decision is which matchers saw a copy
+                    t.matcher = m.name
+            results.append(res)
+        return merge_results(results, image.shape[:2]), structure
 
     def evidence(
         self, image: np.ndarray, uid: str = "", truth: np.ndarray | None = None
     ) -> Evidence:
         """(H,W,3) uint8 figure -> :class:`Evidence` from every detector in use."""
         net = self.predictor.predict(image) if self.predictor is not None else None
-        geometry = self.match(image) if self.use_geometry else None
-        return Evidence(uid=uid, image=image, net=net, geometry=geometry, truth=truth)
+        geometry, structure = self.match(image) if self.use_geometry else (None, None)
+        return Evidence(uid, image, net=net, geometry=geometry, truth=truth, structure=structure)
 
     def detect(self, image: np.ndarray) -> Detection:
-        return decide(self.evidence(image), self.cfg)
+        return decide(self.evidence(image), self.cfg, self.learned)
 
     def iter_evidence(
         self,

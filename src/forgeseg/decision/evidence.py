@@ -10,6 +10,7 @@ import numpy as np
 if TYPE_CHECKING:  # only types here; importing them would pull torch and OpenCV into callers
     from forgeseg.matchers import MatchResult
     from forgeseg.models.predictor import NetOutput
+    from forgeseg.panels.structure import Structure
 
 __all__ = ["Detection", "Evidence"]
 
@@ -24,6 +25,7 @@ class Evidence:
         geometry: the geometric matchers' merged :class:`~forgeseg.matchers.MatchResult`
             (verified copies with their support) or None.
         truth: (M,H,W) bool true instances (M=0 authentic) or None when unknown.
+        structure: the figure's panels and text mask, when a matcher needed them.
     """
 
     uid: str
@@ -31,6 +33,7 @@ class Evidence:
     net: NetOutput | None = None
     geometry: MatchResult | None = None
     truth: np.ndarray | None = None
+    structure: Structure | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 

@@ -9,6 +9,9 @@ Three detectors share one decision rule:
   verified geometrically); forged when at least one verified copy has enough support.
 - ``hybrid``: geometric instances when the geometry is verified (strong, precise evidence),
   otherwise the network's instances when its gate passes, otherwise ``authentic``.
+- ``learned``: every candidate (each matcher's verified copies, the network's regions) is
+  scored by boosted trees trained on generated figures; those scoring at least ``accept``
+  are kept (:mod:`forgeseg.decision.learned`).
 
 An authentic figure given any mask scores 0, so each gate is calibrated on validation
 figures to maximise oF1 rather than pixel accuracy (``../shared/METHODS.md`` section 3;
@@ -18,12 +21,16 @@ figures to maximise oF1 rather than pixel accuracy (``../shared/METHODS.md`` sec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from forgeseg.config.sections import DETECT_METHODS, DetectConfig
 from forgeseg.core.errors import ParamsError
 from forgeseg.decision.evidence import Detection, Evidence
+
+if TYPE_CHECKING:  # the trees pull scikit-free numpy code only, but keep imports lazy
+    from forgeseg.decision.learned import LearnedDecision
 
 __all__ = [
     "DecisionConfig",
@@ -44,7 +51,9 @@ class DecisionConfig:
 
     ``threshold``: pixel probability that counts as forged; ``gate``: network evidence
     needed to call a figure forged; ``min_support``: extra floor on a verified copy's
-    support (SIFT inliers, matched dense blocks; 0: each matcher's own floor).
+    support (SIFT inliers, matched dense blocks; 0: each matcher's own floor);
+    ``accept``: the learned decision's score a candidate needs; ``learned_model``: the
+    learned decision's file (``models/decision.npz``), None when it is not used.
     """
 
     method: str = "hybrid"
@@ -53,6 +62,8 @@ class DecisionConfig:
     min_support: int = 0
     min_area: int = DetectConfig.min_area
     min_area_fraction: float = DetectConfig.min_area_fraction
+    accept: float = 0.5
+    learned_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in DETECT_METHODS:
@@ -61,7 +72,7 @@ class DecisionConfig:
             )
 
     @classmethod
-    def from_detect(cls, detect: DetectConfig, **calibrated: float) -> DecisionConfig:
+    def from_detect(cls, detect: DetectConfig, **calibrated: float | str | None) -> DecisionConfig:
         """``detect``'s method and area floors with the calibrated values."""
         return cls(
             detect.method,
@@ -118,12 +129,18 @@ def geometric_confidence(support: int) -> float:
     return float(min(1.0, support / _FULL_SUPPORT))
 
 
-def decide(ev: Evidence, cfg: DecisionConfig) -> Detection:
-    """Apply one detector with its settings to one figure's evidence."""
+def decide(ev: Evidence, cfg: DecisionConfig, learned: LearnedDecision | None = None) -> Detection:
+    """Apply one detector with its settings to one figure's evidence (``learned``: the
+    trees of the learned decision, needed by that method only)."""
     shape = ev.image.shape[:2]
     if cfg.method == "authentic":
         return Detection(_empty(shape), 0.0)
     floor = area_floor(shape, cfg.min_area, cfg.min_area_fraction)
+    if cfg.method == "learned":
+        if learned is None:
+            raise ParamsError("detect.method: learned needs its trees (models/decision.npz)")
+        inst, score = learned.instances(ev, cfg.accept, floor)
+        return Detection(inst, score)
     geo_inst = _empty(shape)
     best = 0
     if cfg.method in ("geometric", "hybrid"):

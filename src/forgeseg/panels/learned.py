@@ -163,7 +163,9 @@ class PanelDetector:
         self.last_fallback = False  # whether the last figure went to the classical detector
         if self.cfg.method == "classical":
             log.info("panels.method is classical: the learned detector is not used")
-        elif checkpoint is None or not Path(checkpoint).is_file():
+        elif checkpoint is None:
+            log.debug("no panel network named: the classical panel cut is used")
+        elif not Path(checkpoint).is_file():
             log.info(
                 "no panel checkpoint at %s: using the classical detector (run the panels "
                 "stage to train one)",

@@ -17,8 +17,10 @@ import numpy as np
 from forgeseg.config import DetectConfig, EvaluateConfig, Params, resolve_device
 from forgeseg.config.sections import DETECT_METHODS
 from forgeseg.core.atomic import write_csv
+from forgeseg.core.errors import ParamsError
 from forgeseg.data.layout import Record, read_index
 from forgeseg.decision.calibration import (
+    CALIBRATED,
     FigureTable,
     Outcome,
     calibrate,
@@ -26,7 +28,14 @@ from forgeseg.decision.calibration import (
     save_calibration,
 )
 from forgeseg.decision.rules import DecisionConfig
-from forgeseg.pipeline.corpus import DetectorSpec, FigureTask, run_corpus
+from forgeseg.pipeline.corpus import (
+    DetectorSpec,
+    FigureTask,
+    Journal,
+    corpus_key,
+    journal_path,
+    run_corpus,
+)
 from forgeseg.pipeline.headline import (
     SUMMARY_NAME,
     evaluate_report,
@@ -81,30 +90,47 @@ def collect_tables(
     solution: Mapping[str, str] | None = None,
     progress: bool = True,
     desc: str = "evaluate",
+    decision_path: str | Path | None = None,
+    journal_at: str | Path | None = None,
 ) -> list[FigureTable]:
     """Every record's small calibration table, in record order, computed on ``workers``
     processes (or the Dask cluster at ``scheduler``).
 
     Every method is scored from the same evidence, so the detector gathers all of it
-    (hybrid: matchers and network). A figure whose truth is unknown, or that cannot be
-    read or judged, is logged and left out.
+    (hybrid: matchers and network; the learned decision's trees at ``decision_path``,
+    when given). A figure whose truth is unknown, or that cannot be read or judged, is
+    logged and left out. With ``journal_at``, each table is journaled there as it lands, so
+    a killed run resumes; the caller removes the journal once its outputs are written.
     """
     spec = DetectorSpec(
         detect,
-        DecisionConfig("hybrid"),
+        DecisionConfig(
+            "hybrid", learned_model=str(decision_path) if decision_path is not None else None
+        ),
         model_path=str(model_path) if model_path is not None else None,
         device=device,
         output="table",
         thresholds=tuple(evaluate.thresholds),
         min_support=tuple(evaluate.min_support),
+        accepts=tuple(evaluate.accepts) if decision_path is not None else (),
     )
     solution = solution or {}
     tasks = [
         FigureTask(i, r.uid, r.image, record=r, truth=solution.get(r.uid))
         for i, r in enumerate(records)
     ]
+    journal = None
+    if journal_at is not None:
+        files = [decision_path] if decision_path is not None else []
+        journal = Journal(journal_at, corpus_key(tasks, spec, files=files))
     results = run_corpus(
-        spec, tasks, workers=workers, scheduler=scheduler, progress=progress, desc=desc
+        spec,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        journal=journal,
+        progress=progress,
+        desc=desc,
     )
     return [r.table for r in results if r.table is not None]
 
@@ -125,6 +151,7 @@ def calibrate_all(
             thresholds=evaluate.thresholds,
             gates=evaluate.gates,
             min_support=evaluate.min_support,
+            accepts=evaluate.accepts,
             min_area=detect.min_area,
             min_area_fraction=detect.min_area_fraction,
         )
@@ -132,11 +159,25 @@ def calibrate_all(
     return out
 
 
+def _methods(det: DetectConfig, learned: bool) -> tuple[str, ...]:
+    if det.method == "learned" and not learned:
+        raise ParamsError(
+            "detect.method: learned needs models/decision.npz (run `dvc repro decision`)"
+        )
+    return tuple(m for m in DETECT_METHODS if learned or m != "learned")
+
+
 def evaluate(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> dict[str, Any]:
-    """Calibrate on the val split and write metrics, plots and the calibrated settings."""
+    """Calibrate on the val split and write metrics, plots and the calibrated settings.
+
+    The learned decision is calibrated and reported beside the hand-set ones when its
+    trees (``paths.decision``) exist; ``detect.method: learned`` requires them.
+    """
     det, ev_cfg = params.detect, params.evaluate
     records = read_index(paths.splits / "val.csv")
     workers = params.base.workers
+    learned = Path(paths.decision).is_file()
+    methods = _methods(det, learned)
     log.info("evaluating %d val figures with every detector on %d worker(s)", len(records), workers)
     tables = collect_tables(
         records,
@@ -146,27 +187,35 @@ def evaluate(params: Params, *, paths: Paths = PATHS, progress: bool = True) -> 
         device=resolve_device(params.base.device),
         workers=workers,
         progress=progress,
+        decision_path=paths.decision if learned else None,
+        journal_at=journal_path(paths.calibration),
     )
     if not tables:
         raise ValueError(f"{paths.splits / 'val.csv'}: no val figure with known truth")
-    calibrated = calibrate_all(tables, evaluate=ev_cfg, detect=det)
-    per_method = {
-        m: summarize(outcome(tables, cfg, ev_cfg.thresholds, ev_cfg.min_support))
-        for m, (cfg, _) in calibrated.items()
-    }
+    calibrated = calibrate_all(tables, evaluate=ev_cfg, detect=det, methods=methods)
+    grids = (ev_cfg.thresholds, ev_cfg.min_support, ev_cfg.accepts)
+    per_method = {m: summarize(outcome(tables, cfg, *grids)) for m, (cfg, _) in calibrated.items()}
+    log.info(
+        "val oF1 by detector: %s",
+        ", ".join(f"{m} {s['of1']:.4f}" for m, s in per_method.items()),
+    )
     best_cfg, sweep = calibrated[det.method]
     main = per_method[det.method]
-    chosen = {k: getattr(best_cfg, k) for k in ("threshold", "gate", "min_support")}
+    chosen = {k: getattr(best_cfg, k) for k in CALIBRATED}
     metrics = evaluate_report(det.method, per_method, chosen)
+    # Every method's calibrated settings, so a benchmark can replay each on new figures.
+    for m, (cfg, _) in calibrated.items():
+        metrics["methods"][m]["calibrated"] = {k: getattr(cfg, k) for k in CALIBRATED}
     write_metrics("evaluate", metrics, paths.evaluate_metrics, paths.evaluate_plots / SUMMARY_NAME)
     save_calibration(paths.calibration, best_cfg, of1=main["of1"], floor=main["floor"])
-    final = outcome(tables, best_cfg, ev_cfg.thresholds, ev_cfg.min_support)
+    final = outcome(tables, best_cfg, *grids)
     kinds = {r.uid: r.kind for r in records}
     write_kind_table(
         paths.evaluate_plots / "kinds.csv",
         kind_rows([kinds[t.uid] for t in tables], final.of1, final.truth_forged, final.forged_pred),
     )
     _write_plots(Path(paths.evaluate_plots), sweep, final, per_method, main["floor"])
+    Journal(journal_path(paths.calibration), "").remove()  # every output is written
     log.info(
         "val oF1 %.4f (%s; all-authentic floor %.4f); calibrated threshold %.2f, gate %.2f, "
         "geometric support >= %d",

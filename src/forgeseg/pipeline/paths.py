@@ -23,6 +23,9 @@ class Paths:
     model: Path = Path("models/model.pt")  # train: best val oF1
     last: Path = Path("checkpoints/last.pt")  # train: resumed after an interruption
     train_live: Path = Path("metrics/train")  # train: DVCLive
+    decision: Path = Path("models/decision.npz")  # decision: the learned decision's trees
+    decision_metrics: Path = Path("metrics/decision.json")
+    decision_plots: Path = Path("plots/decision")
     calibration: Path = Path("models/postprocess.json")  # evaluate: what calibration chose
     evaluate_metrics: Path = Path("metrics/evaluate.json")
     evaluate_plots: Path = Path("plots/evaluate")

@@ -117,23 +117,34 @@ class _Run:
 
 
 def _run(detector: Detector, image: np.ndarray, uid: str, truth: np.ndarray | None) -> _Run:
+    """The detector's own steps (structure once, every matcher, merge, network, decision),
+    with the dense matcher's trace kept: the report must judge as infer does."""
     shape = image.shape[:2]
     trace: list[Verdict] = []
     matcher_of: dict[int, str] = {}
     results: list[MatchResult] = []
     tracer, scale = "", 1.0
+    structure = detector.panels.find(image) if detector.panels is not None else None
     for m in detector.matchers if detector.use_geometry else []:
         traced = _traces(m.detect) and not tracer  # one trace: its maps need its scale
         kwargs = {"trace": trace} if traced else {}
-        res = m.detect(image, m.settings(detector.detect_cfg), **kwargs)
+        cfg = m.settings(detector.detect_cfg)
+        if m.uses_structure:
+            res = m.detect(image, cfg, structure, **kwargs)
+        else:
+            res = m.detect(image, cfg, **kwargs)
         if traced:
             tracer, scale = m.name, res.scale
-        matcher_of.update({id(t): m.name for trs in res.transforms for t in trs})
+        for trs in res.transforms:
+            for t in trs:
+                t.matcher = m.name
+                matcher_of[id(t)] = m.name
         results.append(res)
     geometry = merge_results(results, shape) if detector.use_geometry else None
     net = detector.predictor.predict(image) if detector.predictor is not None else None
-    ev = Evidence(uid=uid, image=image, net=net, geometry=geometry, truth=truth)
-    return _Run(detector.cfg, ev, decide(ev, detector.cfg), matcher_of, trace, tracer, scale)
+    ev = Evidence(uid, image, net=net, geometry=geometry, truth=truth, structure=structure)
+    detection = decide(ev, detector.cfg, detector.learned)
+    return _Run(detector.cfg, ev, detection, matcher_of, trace, tracer, scale)
 
 
 def _copies(mask: np.ndarray, trs: list[Transform], run: _Run, limit: int) -> list[Copy]:
