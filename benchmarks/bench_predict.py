@@ -1,13 +1,14 @@
 """Benchmark predicting a corpus: seconds per megapixel, 1 worker against all workers.
 
-    python benchmarks/bench_predict.py [--generated 8] [--real 8] [--real-side 2000 3000]
-                                       [--workers N] [--profile]
+    python benchmarks/bench_predict.py [--generated 8] [--real 16] [--real-side 2000 3000]
+                                       [--workers N] [--profile] [--params params.yaml]
 
 Generates two sets of figures with ``forgeseg.synth`` (generated sizes, 128-640 px as in
 the pipeline's data, and real sizes, a long side of ``--real-side`` px as in the Kaggle
-data), then predicts each set with the default detector (``detect`` defaults: hybrid, the
-network plus SIFT and dense matching; an untrained network of the default architecture,
-whose cost is that of a trained one) on 1 worker and on ``--workers`` (default: every core),
+data), then predicts each set with the pipeline's detector (``detect`` of ``--params``: its
+matchers and panel cut; the hybrid decision with an untrained network of the default
+architecture, whose cost is that of a trained one) on 1 worker and on ``--workers``
+(default: every core),
 through :func:`forgeseg.pipeline.infer.predict_folder`, the code ``forgeseg predict`` runs.
 It checks that both CSVs are identical and writes seconds, seconds per megapixel (and per
 megapixel per core), the speed-up and the peak resident memory of a worker to
@@ -21,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import json
 import os
 import platform
 import pstats
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,14 +78,22 @@ def _untrained_model(path: Path) -> None:
     )
 
 
+def _detect(work: str | Path) -> DetectConfig:
+    """The detector settings of the run (``--params``' ``detect``, copied into ``work``)."""
+    from forgeseg.config import load_params
+
+    return load_params(Path(work) / "params.yaml").detect
+
+
 def _predict_once(folder: str, out: str, work: str, workers: int) -> None:
     """The child of :func:`_timed_run`: one ``predict_folder`` call, its summary as JSON."""
+    detect = _detect(work)
     summary = predict_folder(
         folder,
         out,
         model_path=Path(work) / "model.pt",
         calibration_path=Path(work) / "postprocess.json",
-        detect=DetectConfig(),
+        detect=dataclasses.replace(detect, method="hybrid"),
         device="cpu",
         workers=workers,
         progress=False,
@@ -173,20 +184,31 @@ def _breakdown(image: np.ndarray, work: Path, profile: bool) -> tuple[dict[str, 
     from forgeseg.matchers import get_matcher
     from forgeseg.models.predictor import Predictor
 
-    detect = DetectConfig()
+    detect = _detect(work)
     parts: dict[str, float] = {}
     predictor = Predictor(work / "model.pt", device="cpu")
     start = time.perf_counter()
     predictor.predict(image)
     parts["network"] = round(time.perf_counter() - start, 2)
     text = ""
+    structure = None
+    if any(get_matcher(n).uses_structure for n in detect.matchers):
+        from forgeseg.panels.learned import PanelDetector
+
+        start = time.perf_counter()
+        structure = PanelDetector(detect.panels_model).find(image)
+        parts["panels"] = round(time.perf_counter() - start, 2)
     for name in detect.matchers:
         matcher = get_matcher(name)
         prof = cProfile.Profile() if profile and name == "dense" else None
         start = time.perf_counter()
         if prof is not None:
             prof.enable()
-        matcher.detect(image, matcher.settings(detect))
+        cfg = matcher.settings(detect)
+        if matcher.uses_structure:
+            matcher.detect(image, cfg, structure)
+        else:
+            matcher.detect(image, cfg)
         if prof is not None:
             prof.disable()
             buf = io.StringIO()
@@ -203,7 +225,8 @@ def _markdown(result: dict[str, Any], profile: str) -> str:
         f"`python benchmarks/bench_predict.py` on {result['cpu_count']} cores "
         f"(1-minute load average {result['load_before']} before the run, "
         f"{result['load_after']} after: other work shared the cores), default detector "
-        "(hybrid: network + SIFT + dense), 1 worker against all workers; each run is a "
+        f"(hybrid: network + {' + '.join(result['matchers'])}), 1 worker against all workers; "
+        "each run is a "
         "fresh process (interpreter start, imports and model loading included).",
         "",
         "| set | figures | long sides px | MP | s, 1 worker | s, 1 worker on 1 core "
@@ -248,10 +271,13 @@ def _markdown(result: dict[str, Any], profile: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--generated", type=int, default=8, help="figures of 128-640 px")
-    ap.add_argument("--real", type=int, default=8, help="figures of real size")
+    # 16: with 8, the two workers' start (imports, network) is a tenth of the run; a corpus
+    # is hundreds of figures.
+    ap.add_argument("--real", type=int, default=16, help="figures of real size")
     ap.add_argument("--real-side", type=int, nargs=2, default=(2000, 3000), metavar=("MIN", "MAX"))
     ap.add_argument("--workers", type=int, default=default_workers())
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", default="params.yaml", help="whose detect settings to time")
     ap.add_argument("--profile", action="store_true", help="profile the dense matcher")
     ap.add_argument(
         "--no-at-limit",
@@ -269,10 +295,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
         work = Path(tmp)
         _untrained_model(work / "model.pt")
+        shutil.copyfile(args.params, work / "params.yaml")
         save_calibration(work / "postprocess.json", DecisionConfig("hybrid", gate=0.9))
         mp_gen = _write_set(work / "generated", args.generated, 128, 640, args.seed)
         mp_real = _write_set(work / "real", args.real, *args.real_side, args.seed + 1)
         result: dict[str, Any] = {"cpu_count": os.cpu_count(), "load_before": load}
+        result["matchers"] = list(_detect(work).matchers)
         result["generated"] = _measure("generated", work / "generated", mp_gen, work, args.workers)
         print("generated:", result["generated"])
         result["real_size"] = _measure("real", work / "real", mp_real, work, args.workers)
