@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -47,6 +48,10 @@ def poses(
     return variants[rows, order[:, 0]], order[:, 0], variants[rows, order[:, 1]], order[:, 1]
 
 
+def _threads() -> int:
+    return max(1, cv2.getNumThreads())
+
+
 def build_index(corners: np.ndarray, desc: np.ndarray, cfg: DenseConfig) -> BlockIndex:
     """The index of blocks with top-left corners (n, 2) and descriptors (n, 16)."""
     canon, pose, _, _ = poses(desc, cfg)
@@ -73,9 +78,11 @@ def query(
     else:
         queries, qpose, qrow = canon, pose, np.arange(len(desc))
     k = min(cfg.knn + 1, n)
-    # Both cores: this look-up is most of the matcher's time, and each query is independent.
+    # This look-up is most of the matcher's time. It gets the threads OpenCV may use in this
+    # process: every core when called alone, one in a corpus worker (limit_threads), where
+    # workers=-1 put two threads per worker on two cores and slowed every worker down.
     dist, idx = index.tree.query(
-        queries, k=k, distance_upper_bound=cfg.max_feature_dist, workers=-1
+        queries, k=k, distance_upper_bound=cfg.max_feature_dist, workers=_threads()
     )
     dist = dist.reshape(len(queries), -1)
     idx = idx.reshape(len(queries), -1)
