@@ -30,12 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_reuse import _large_root, _meta
+from bench_reuse import _meta, test_sets
 from forgeseg.config import load_params, resolve_device
 from forgeseg.core.atomic import write_json, write_text
 from forgeseg.core.errors import DataError
 from forgeseg.core.logs import run_main
-from forgeseg.data.layout import read_index, scan
 from forgeseg.decision.calibration import CALIBRATED, outcome
 from forgeseg.decision.rules import DecisionConfig
 from forgeseg.pipeline.evaluate import collect_tables, summarize
@@ -174,16 +173,8 @@ def main() -> None:
     configs = _calibrated(params, Path(args.summary))
     trees = Path(args.decision)
     inputs = {str(p): file_digest(p) for p in (PATHS.model, trees, Path(args.summary))}
-    large = _large_root(params, args.large, args.large_seed, Path(args.work), args.workers)
-    _meta(large)  # a generated root: meta.csv with the reuse kinds
-    plan = {
-        "test": ("default test", Path(params.data.root), read_index(PATHS.splits / "test.csv")),
-        "large": (
-            f"large ({args.large}, seed {args.large_seed})",
-            large,
-            [r for r in scan(large, strict=True, progress=False).records if r.subset == "test"],
-        ),
-    }
+    plan = test_sets(params, args.large, args.large_seed, Path(args.work), args.workers)
+    _meta(plan["large"][1])  # a generated root: meta.csv with the reuse kinds
     res: dict[str, Any] = {
         "decision": str(trees),
         "large": args.large,

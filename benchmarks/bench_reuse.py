@@ -106,6 +106,22 @@ def _large_root(params, n: int, seed: int, work: Path, workers: int) -> Path:
     return root
 
 
+def test_sets(
+    params, n: int, seed: int, work: Path, workers: int
+) -> dict[str, tuple[str, Path, list[Record]]]:
+    """``{name: (label, data root, test records)}``: the default test split, and ``n``
+    generated compound test figures with reuse (made or reused by :func:`_large_root`)."""
+    large = _large_root(params, n, seed, work, workers)
+    return {
+        "test": ("default test", Path(params.data.root), read_index(PATHS.splits / "test.csv")),
+        "large": (
+            f"large ({n}, seed {seed})",
+            large,
+            [r for r in scan(large, strict=True, progress=False).records if r.subset == "test"],
+        ),
+    }
+
+
 def _inputs(params) -> dict[str, str]:
     """Digest of every file the detector reads. A missing panel checkpoint would not stop
     the detector (it falls back to the classical cut) but would change what is measured."""
@@ -357,15 +373,7 @@ def main() -> None:
     inputs = _inputs(params)
     device = resolve_device(params.base.device)
     spec = DetectorSpec(params.detect, decision, model_path=str(PATHS.model), device=device)
-    large = _large_root(params, args.large, args.large_seed, Path(args.work), args.workers)
-    plan = {
-        "test": ("default test", Path(params.data.root), read_index(PATHS.splits / "test.csv")),
-        "large": (
-            f"large ({args.large}, seed {args.large_seed})",
-            large,
-            [r for r in scan(large, strict=True, progress=False).records if r.subset == "test"],
-        ),
-    }
+    plan = test_sets(params, args.large, args.large_seed, Path(args.work), args.workers)
     res: dict[str, Any] = {
         "detector": f"{decision.method} (threshold {decision.threshold}, gate {decision.gate}, "
         f"min_support {decision.min_support}; matchers {', '.join(params.detect.matchers)})",
