@@ -130,6 +130,26 @@ def test_two_overlapping_crops_give_their_overlap(features: str) -> None:
     assert not res.transforms[0][0].flipped
 
 
+def test_a_part_pasted_into_another_panel_is_masked_on_both_sides_not_the_whole_panel() -> None:
+    tiles = _tiles(21, ["histology", "fluorescence", "histology"], 160, 200)
+    # A third of panel a, turned by 180 degrees, pasted into panel c: the rest of c is its own.
+    part = tiles[0][20:110, 30:120]
+    tiles[2][30:120, 60:150] = part[::-1, ::-1]
+    img, st = _figure(tiles, ["microscopy"] * 3, 3, letters="abc", bar=True)
+    res = detect(img, KINDS["rootsift"], st)
+    assert res.instances.shape[0] == 1
+    a, c = st.panels[0].box, st.panels[2].box
+    truth = np.zeros(img.shape[:2], bool)
+    truth[a[1] + 20 : a[1] + 110, a[0] + 30 : a[0] + 120] = True
+    truth[c[1] + 30 : c[1] + 120, c[0] + 60 : c[0] + 150] = True
+    inst = res.instances[0]
+    f1 = 2 * (inst & truth).sum() / (inst.sum() + truth.sum())
+    assert f1 > 0.8, f1
+    # The warped box would have covered most of both panels.
+    assert _share(inst, a) < 0.4 and _share(inst, c) < 0.4
+    assert _share(inst, st.panels[1].box) == 0.0
+
+
 def _blots_with_a_reused_lane() -> tuple[np.ndarray, Structure, tuple[int, int, int, int]]:
     """Two blots; one lane strip of the first is pasted over a lane of the second. Returns
     the figure, its structure and the pasted box (x0, y0, x1, y1) in figure pixels."""

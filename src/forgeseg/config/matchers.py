@@ -164,27 +164,41 @@ class PairsConfig(Section):
     top_k: int = setting(3, ge=1)  # partners per panel kept by the global descriptor
     max_pairs: int = setting(24, ge=1)  # panel pairs matched per figure, most alike first
     max_side: int = setting(384, ge=32)  # panel long side for keypoints (larger: downscaled)
-    min_side: int = setting(256, ge=16)  # panels with a shorter long side are upscaled
+    # Panels with a shorter long side are upscaled: small blots show too few keypoints.
+    min_side: int = setting(384, ge=16)
     n_features: int = setting(1000, ge=16)  # RootSIFT keypoints per panel and pose
-    contrast_threshold: float = setting(0.02, ge=0)  # SIFT: low for faint blot bands
+    contrast_threshold: float = setting(0.01, ge=0)  # SIFT: low for faint blot bands
     ratio: float = setting(0.8, gt=0, le=1)  # RootSIFT: nearest / second nearest distance
     aliked_model: str = setting("aliked-n16", choices=ALIKED_MODELS)
     aliked_keypoints: int = setting(512, ge=16)  # ALIKED keypoints per panel and pose
     match_threshold: float = setting(0.1, ge=0, le=1)  # LightGlue's match confidence floor
     poses: int = setting(2, ge=1, le=8)  # dihedral poses tried by ALIKED (identity + best)
     magsac_threshold: float = setting(3.0, gt=0)  # MAGSAC++ reprojection error, working px
-    min_inliers: int = setting(20, ge=4)  # 4th place: at least 20 MAGSAC++ inliers
+    # 4th place asked 20 MAGSAC++ inliers of a whole panel; a pasted part or a small blot
+    # shows fewer, and the shared region's pixels are verified besides.
+    min_inliers: int = setting(12, ge=4)
     min_scale: float = setting(0.5, gt=0, le=1)  # singular values of the linear part ...
     max_scale: float = setting(2.0, ge=1)  # ... must lie within these
     max_anisotropy: float = setting(1.5, ge=1)  # ratio of singular values (similarity: 1)
-    min_spread: float = setting(0.08, ge=0, le=1)  # inliers' std on each axis / region side
+    # Inliers' std along their minor axis / the shared region's (uniform over it: 1.0).
+    min_spread: float = setting(0.25, ge=0, le=1)
+    # The shared region (where the mapped panel agrees, holding inliers) must cover this
+    # share of the smaller panel (a lane strip: 4-20%; a letter that escaped the text mask:
+    # under 1%) and hold this share of the inliers.
+    min_region_share: float = setting(0.03, ge=0, le=1)
+    # ... and at least this many full-resolution pixels: in tiny panels, a scale bar and
+    # its label that escaped the text mask pass the share.
+    min_region_px: int = setting(1024, ge=0)
+    min_inside: float = setting(0.5, ge=0, le=1)
     min_zncc: float = setting(0.5, ge=-1, le=1)  # shared region against its mapped source
     min_agree: float = setting(0.5, ge=0, le=1)  # share of its textured pixels that agree
     local_window: int = setting(7, ge=3)  # window of the local ZNCC (working px)
     local_zncc: float = setting(0.6, ge=-1, le=1)  # local correlation of an agreeing pixel
     min_std: float = setting(3.0, ge=0)  # local grey std under which a pixel is flat
     max_flat: float = setting(0.6, ge=0, le=1)  # largest share of flat / saturated pixels
-    region: str = setting("warp", choices=("warp", "hull"))  # warped box, or inliers' hull
+    # The mask: the warped box where all of it agrees, else the part that agrees (agree);
+    # always the warped box (warp); or the inliers' hull (hull).
+    region: str = setting("agree", choices=("agree", "warp", "hull"))
     lanes: bool = True  # also match blot lanes against the lanes of the other blots
     lane_threshold: float = setting(0.3, gt=0, lt=1)  # column profile level of a lane
     lane_min_width: int = setting(6, ge=2)  # narrowest lane (px)

@@ -17,8 +17,8 @@ from forgeseg.panels.structure import Panel, Structure
 
 __all__ = ["classify_panel", "find_panels", "text_mask"]
 
-_BG_TOL = 12  # grey levels from the background colour still counted as background
-_GUTTER_INK = 0.01  # share of non-background pixels a gutter row or column may hold
+_BG_TOL = 24  # grey levels from the background colour still counted as background
+_GUTTER_INK = 0.06  # share of non-background pixels a gutter row or column may hold
 _MIN_GUTTER = 2  # px
 _MIN_SIDE = 24  # px: smaller pieces are labels or specks, not panels
 _MAX_DEPTH = 6

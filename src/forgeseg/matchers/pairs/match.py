@@ -19,7 +19,12 @@ from forgeseg.matchers.pairs.features import (
 )
 from forgeseg.matchers.pairs.lanes import Lane, find_lanes, match_lanes
 from forgeseg.matchers.pairs.poses import IDENTITY, MIRROR, Pose
-from forgeseg.matchers.pairs.region import figure_matrix, hull_region, shared_region
+from forgeseg.matchers.pairs.region import (
+    agreed_region,
+    figure_matrix,
+    hull_region,
+    shared_region,
+)
 from forgeseg.matchers.pairs.shortlist import Candidate, ranked_poses, shortlist, summarise
 from forgeseg.matchers.pairs.verify import Verified, verify_pair
 from forgeseg.panels.structure import Box, Panel, Structure
@@ -121,7 +126,9 @@ def _match_pair(fig: _Figure, cand: Candidate) -> None:
         return
     box_a, box_b = fig.panels[i].box, fig.panels[j].box
     shape = fig.gray.shape
-    if fig.cfg.region == "hull":
+    if fig.cfg.region == "agree" and not best.whole:
+        mask = agreed_region(best.region, best.matrix, box_a, box_b, shape)
+    elif fig.cfg.region == "hull":
         mask = hull_region(best.src, best.dst, box_a, box_b, shape)
     else:
         mask = shared_region(best.matrix, box_a, box_b, shape)

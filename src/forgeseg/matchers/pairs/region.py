@@ -15,7 +15,7 @@ import numpy as np
 
 from forgeseg.panels.structure import Box
 
-__all__ = ["figure_matrix", "hull_region", "shared_region"]
+__all__ = ["agreed_region", "figure_matrix", "hull_region", "shared_region"]
 
 
 def figure_matrix(m: np.ndarray, box_a: Box, box_b: Box) -> np.ndarray:
@@ -69,3 +69,24 @@ def hull_region(
         fig = np.round(pts + np.array(box[:2], np.float32)).astype(np.int32)
         cv2.fillConvexPoly(canvas, cv2.convexHull(fig), 1)
     return canvas.astype(bool) & (_box_mask(box_a, shape) | _box_mask(box_b, shape))
+
+
+def agreed_region(
+    region: np.ndarray, m: np.ndarray, box_a: Box, box_b: Box, shape: tuple[int, int]
+) -> np.ndarray:
+    """bool (H, W): the verified shared content, bool (h, w) on panel b's working copy, at
+    full size on panel b and mapped back by ``m`` (panel a's pixels -> panel b's) onto
+    panel a, in an (H, W) figure. Tight for a pasted part or a lane, where the warped box
+    would cover the whole panel."""
+    xa0, ya0, xa1, ya1 = box_a
+    xb0, yb0, xb1, yb1 = box_b
+    on_b = cv2.resize(
+        region.astype(np.uint8), (xb1 - xb0, yb1 - yb0), interpolation=cv2.INTER_NEAREST
+    )
+    # out(x) = on_b(m x): the preimage of the shared content on panel a.
+    flags = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    on_a = cv2.warpAffine(on_b, m.astype(np.float64), (xa1 - xa0, ya1 - ya0), flags=flags)
+    out = np.zeros(shape, bool)
+    out[yb0:yb1, xb0:xb1] |= on_b.astype(bool)
+    out[ya0:ya1, xa0:xa1] |= on_a.astype(bool)
+    return out
