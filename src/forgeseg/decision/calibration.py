@@ -149,12 +149,13 @@ def _tabulate_learned(
     tab.learn_any = np.zeros(len(accepts), bool)
     tab.learn_of1 = np.zeros(len(accepts))
     tab.learn_px = np.zeros((len(accepts), 3), np.int64)
+    score = 0.0  # the figure's best candidate: the same whatever the accept level
     for j, a in enumerate(accepts):
         inst, score = learned.instances(ev, float(a), min_area)
         tab.learn_any[j] = inst.shape[0] > 0
         tab.learn_of1[j] = of1_image(inst, ev.truth) if inst.shape[0] else 0.0
         tab.learn_px[j] = _px(inst, truth_union)
-        tab.learn_score = score
+    tab.learn_score = score
 
 
 @dataclass

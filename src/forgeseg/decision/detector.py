@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,9 +22,26 @@ from forgeseg.data.truth import read_truth
 from forgeseg.decision.evidence import Detection, Evidence
 from forgeseg.decision.rules import DecisionConfig, decide
 
-__all__ = ["Detector"]
+if TYPE_CHECKING:
+    from forgeseg.matchers.base import MatchResult
+    from forgeseg.panels.structure import Structure
+
+__all__ = ["Detector", "Matched"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Matched:
+    """What the geometric matchers found on one figure: ``geometry`` merged over every
+    matcher, the figure's ``structure`` (None when no matcher uses it), and the matcher
+    whose rejected candidates were traced (``traced``, "" for none) with its working
+    ``scale``."""
+
+    geometry: MatchResult
+    structure: Structure | None
+    traced: str = ""
+    scale: float = 1.0
 
 
 class Detector:
@@ -60,35 +79,49 @@ class Detector:
         uses_geometry = decision.method in ("geometric", "hybrid", "learned")
         self.use_geometry = uses_geometry and bool(self.matchers)
         self.panels = None
-        if self.use_geometry and any(m.uses_structure for m in self.matchers):
+        # A matcher told not to use the structure (``use_structure: false``) needs none.
+        wants = [getattr(m.settings(detect), "use_structure", True) for m in self.matchers]
+        if self.use_geometry and any(
+            m.uses_structure and w for m, w in zip(self.matchers, wants, strict=True)
+        ):
             from forgeseg.panels.learned import PanelDetector
 
             self.panels = PanelDetector(detect.panels_model)
 
-    def match(self, image: np.ndarray):
-        """Every configured geometric matcher on one (H,W,3) uint8 figure, merged, and the
-        figure's structure (None when no matcher uses it)."""
+    def match(self, image: np.ndarray, trace: list | None = None) -> Matched:
+        """Every configured geometric matcher on one (H,W,3) uint8 figure, merged, with
+        the figure's structure (None when no matcher uses it). With ``trace``, the first
+        matcher that keeps a trace of its rejected candidates appends them to it."""
         from forgeseg.matchers import merge_results
 
         # Panels are found once per figure, for every matcher that compares them.
         structure = self.panels.find(image) if self.panels is not None else None
-        results = []
+        results, traced, scale = [], "", 1.0
         for m in self.matchers:
             cfg = m.settings(self.detect_cfg)
-            res = m.detect(image, cfg, structure) if m.uses_structure else m.detect(image, cfg)
+            # One trace: its maps are at its matcher's working scale.
+            kwargs = {"trace": trace} if trace is not None and not traced and m.traces else {}
+            args = (image, cfg, structure) if m.uses_structure else (image, cfg)
+            res = m.detect(*args, **kwargs)
+            if kwargs:
+                traced, scale = m.name, res.scale
             for trs in res.transforms:  # provenance survives the merge: a feature of the
                 for t in trs:  # learned decision is which matchers saw a copy
                     t.matcher = m.name
             results.append(res)
-        return merge_results(results, image.shape[:2]), structure
+        return Matched(merge_results(results, image.shape[:2]), structure, traced, scale)
 
     def evidence(
         self, image: np.ndarray, uid: str = "", truth: np.ndarray | None = None
     ) -> Evidence:
         """(H,W,3) uint8 figure -> :class:`Evidence` from every detector in use."""
         net = self.predictor.predict(image) if self.predictor is not None else None
-        geometry, structure = self.match(image) if self.use_geometry else (None, None)
-        return Evidence(uid, image, net=net, geometry=geometry, truth=truth, structure=structure)
+        if not self.use_geometry:
+            return Evidence(uid, image, net=net, truth=truth)
+        got = self.match(image)
+        return Evidence(
+            uid, image, net=net, geometry=got.geometry, truth=truth, structure=got.structure
+        )
 
     def detect(self, image: np.ndarray) -> Detection:
         return decide(self.evidence(image), self.cfg, self.learned)

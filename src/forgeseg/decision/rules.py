@@ -1,12 +1,14 @@
 """From evidence to an answer: instances or ``authentic``.
 
-Three detectors share one decision rule:
+Every method (``detect.method``) ends in one decision: instances or ``authentic``
+(``authentic`` itself is the floor: every figure authentic).
 
 - ``network``: the pixel map is thresholded and grouped into source+copy instances; the
   figure is called forged when the network's evidence (image head and the best region's
   mean probability) passes a gate.
-- ``geometric``: the matchers alone (SIFT self-matching and dense block matching, each
-  verified geometrically); forged when at least one verified copy has enough support.
+- ``geometric``: the matchers alone (SIFT self-matching, dense block matching and panel
+  against panel, each verified geometrically); forged when at least one verified copy has
+  enough support.
 - ``hybrid``: geometric instances when the geometry is verified (strong, precise evidence),
   otherwise the network's instances when its gate passes, otherwise ``authentic``.
 - ``learned``: every candidate (each matcher's verified copies, the network's regions) is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,11 @@ class Matcher:
     # True: ``detect(image, cfg, structure)`` takes the figure's panels and text mask
     # (:class:`forgeseg.panels.Structure`), found once per figure by the caller.
     uses_structure: bool = False
+
+    @property
+    def traces(self) -> bool:
+        """Whether ``detect`` takes a ``trace`` list of the candidates it rejected."""
+        return "trace" in inspect.signature(self.detect).parameters
 
     def settings(self, detect_cfg: Any) -> Section:
         """This matcher's settings out of a :class:`~forgeseg.config.sections.DetectConfig`."""

@@ -11,8 +11,6 @@ strongest candidate that was turned down and why.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -21,7 +19,7 @@ import numpy as np
 from forgeseg.decision.detector import Detector
 from forgeseg.decision.evidence import Detection, Evidence
 from forgeseg.decision.rules import DecisionConfig, area_floor, decide, net_instances
-from forgeseg.matchers import MatchResult, Transform, merge_results
+from forgeseg.matchers import Transform
 from forgeseg.matchers.dense import Verdict
 from forgeseg.matchers.dense.align import full_matrix
 from forgeseg.pipeline.report.sides import distinct, sides
@@ -100,11 +98,6 @@ class FigureReport:
     truth: np.ndarray | None = None
 
 
-def _traces(detect: Callable[..., MatchResult]) -> bool:
-    """Whether a matcher's ``detect`` takes a ``trace`` list of its rejected candidates."""
-    return "trace" in inspect.signature(detect).parameters
-
-
 @dataclass
 class _Run:
     cfg: DecisionConfig
@@ -117,33 +110,26 @@ class _Run:
 
 
 def _run(detector: Detector, image: np.ndarray, uid: str, truth: np.ndarray | None) -> _Run:
-    """The detector's own steps (structure once, every matcher, merge, network, decision),
-    with the dense matcher's trace kept: the report must judge as infer does."""
-    shape = image.shape[:2]
+    """The detector's own steps (:meth:`Detector.match`, network, decision), with the
+    rejected candidates traced: the report must judge as infer does."""
     trace: list[Verdict] = []
     matcher_of: dict[int, str] = {}
-    results: list[MatchResult] = []
-    tracer, scale = "", 1.0
-    structure = detector.panels.find(image) if detector.panels is not None else None
-    for m in detector.matchers if detector.use_geometry else []:
-        traced = _traces(m.detect) and not tracer  # one trace: its maps need its scale
-        kwargs = {"trace": trace} if traced else {}
-        cfg = m.settings(detector.detect_cfg)
-        if m.uses_structure:
-            res = m.detect(image, cfg, structure, **kwargs)
-        else:
-            res = m.detect(image, cfg, **kwargs)
-        if traced:
-            tracer, scale = m.name, res.scale
-        for trs in res.transforms:
+    got = detector.match(image, trace) if detector.use_geometry else None
+    if got is not None:
+        for trs in got.geometry.transforms:
             for t in trs:
-                t.matcher = m.name
-                matcher_of[id(t)] = m.name
-        results.append(res)
-    geometry = merge_results(results, shape) if detector.use_geometry else None
+                matcher_of[id(t)] = t.matcher
     net = detector.predictor.predict(image) if detector.predictor is not None else None
-    ev = Evidence(uid, image, net=net, geometry=geometry, truth=truth, structure=structure)
+    ev = Evidence(
+        uid,
+        image,
+        net=net,
+        geometry=got.geometry if got else None,
+        truth=truth,
+        structure=got.structure if got else None,
+    )
     detection = decide(ev, detector.cfg, detector.learned)
+    tracer, scale = (got.traced, got.scale) if got else ("", 1.0)
     return _Run(detector.cfg, ev, detection, matcher_of, trace, tracer, scale)
 
 
