@@ -5,15 +5,21 @@ region, the pixel evidence) are checked through their public functions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
 from forgeseg.config.matchers import DenseConfig
 from forgeseg.core.errors import ParamsError
+from forgeseg.matchers import dense
 from forgeseg.matchers.base import MatchResult
 from forgeseg.matchers.dense import Reason, Verdict, detect, grain_sigma, stroke_width
+from forgeseg.matchers.dense.blocks import blocks
 from forgeseg.matchers.dense.evidence import exact_share, residual
+from forgeseg.matchers.dense.index import BlockIndex, build_index, poses, query
 from forgeseg.matchers.dense.vote import largest_region, translation_candidates
 from forgeseg.panels import Panel, Structure
 from forgeseg.synth.forge import apply_geometry
@@ -116,6 +122,64 @@ def test_finds_a_rotated_or_rescaled_copy(geom: dict, box: tuple[int, int], with
     # Without the step that gathers it, the copy is missed: the translation vote cannot
     # gather a copy whose shift varies over it, nor block twins match past 10 degrees.
     assert detect(image, DenseConfig(**without)).instances.shape[0] == 0
+
+
+def _rotated_copy(angle: float) -> np.ndarray:
+    """uint8 (H, W) :func:`_blot` with the 40 x 48 box around one band pasted over another
+    turned by ``angle`` degrees."""
+    img = _blot(0)
+    sy, sx = 50 - 20, 100 - 24
+    patch = img[sy : sy + 40, sx : sx + 48]
+    moved = apply_geometry(patch, {"angle": angle})
+    inside = apply_geometry(np.ones(patch.shape, bool), {"angle": angle}, is_mask=True)
+    ph, pw = moved.shape
+    ty, tx = 140 - ph // 2, 220 - pw // 2
+    img[ty : ty + ph, tx : tx + pw][inside] = moved[inside]
+    return img
+
+
+def test_the_sparse_turned_look_up_gathers_what_the_full_one_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With turn_coarse 2 the turned blocks are looked up every other stride first, all of
+    # them only around what that finds: this copy's candidate is the same, for less.
+    gray = _rotated_copy(16.0).astype(np.float32)
+    cfg = DenseConfig()
+    # Twins are indexed at every pixel (dense_index), as detect does.
+    corners, desc, _ = blocks(gray, cfg, stride=1, max_blocks=H * W)
+    index = build_index(corners, desc, cfg)
+    looked_up: list[int] = []
+
+    def counted(index: BlockIndex, desc: np.ndarray, *args: object) -> tuple:
+        looked_up.append(len(desc))
+        return query(index, desc, *args)
+
+    monkeypatch.setattr(dense.affine, "query", counted)
+    full = dense.affine.turned_search(index, gray, cfg.stride, 14.0, replace(cfg, turn_coarse=1))
+    n_full = sum(looked_up)
+    looked_up.clear()
+    sparse = dense.affine.turned_search(index, gray, cfg.stride, 14.0, replace(cfg, turn_coarse=2))
+    assert full and sparse
+    assert np.array_equal(sparse[0].xy, full[0].xy)
+    assert np.allclose(sparse[0].linear, full[0].linear)
+    assert sum(looked_up) < 0.5 * n_full
+
+
+def test_the_index_in_principal_axes_finds_the_twins_of_a_plain_tree() -> None:
+    # The tree stands in the descriptors' principal axes to be searched faster; a rotation
+    # keeps every distance, so the twins are those a tree on the descriptors finds.
+    forged, _ = _forge("hflip")
+    cfg = DenseConfig()
+    corners, desc, _ = blocks(forged[:, :, 0].astype(np.float32), cfg, stride=1, max_blocks=H * W)
+    index = build_index(corners, desc, cfg)
+    assert not np.allclose(index.axes, np.eye(16))
+    canon, pose, _, _ = poses(desc, cfg)
+    plain = BlockIndex(cKDTree(canon), pose, corners, np.zeros(16), np.eye(16))
+    exact = replace(cfg, search_eps=0.0)
+    got = np.stack(query(index, desc, corners, exact), axis=1)
+    want = np.stack(query(plain, desc, corners, exact), axis=1)
+    assert len(want) > 100
+    assert np.array_equal(np.unique(got, axis=0), np.unique(want, axis=0))
 
 
 def _large_rescaled_copy() -> tuple[np.ndarray, np.ndarray]:
@@ -445,6 +509,10 @@ def test_config_checks_the_new_settings() -> None:
         DenseConfig.from_mapping({"max_affine": -1})
     with pytest.raises(ParamsError, match="turn"):
         DenseConfig.from_mapping({"turn": -5})
+    with pytest.raises(ParamsError, match="turn_coarse"):
+        DenseConfig.from_mapping({"turn_coarse": 0})
+    with pytest.raises(ParamsError, match="search_eps"):
+        DenseConfig.from_mapping({"search_eps": -0.1})
     with pytest.raises(ParamsError, match="min_affine_zncc"):
         DenseConfig.from_mapping({"min_affine_zncc": 1.5})
     with pytest.raises(ParamsError, match="min_exact"):

@@ -17,7 +17,9 @@ Larger rotations are left to :mod:`forgeseg.matchers.sift`.
    offset still has an exactly aligned twin.
 3. Each block is stored in a canonical pose (the flip / quarter turn scoring highest along a
    fixed direction), so one k-d tree query finds its twins under all 8 poses; twins closer
-   than ``min_distance`` are the same structure seen twice.
+   than ``min_distance`` are the same structure seen twice. The tree stands in the
+   descriptors' principal axes (the same distances, half the look-up time) and the look-up
+   may return twins up to ``1 + search_eps`` times farther than the nearest.
 4. Every match votes for one transform x -> D x + t (D dihedral, t the shift). A copy-move
    makes many blocks vote for the same transform; look-alike bands and cells vote for
    scattered ones. A vote counts for its bin and the neighbouring bins, so a copy whose
@@ -33,7 +35,9 @@ Larger rotations are left to :mod:`forgeseg.matchers.sift`.
    bounded search that maximises the correlation of the bilinear image (``max_affine``
    candidates, ``min_affine_zncc``: interpolation costs a resampled copy a little). Past
    about 10 degrees block twins no longer match, so blocks are also described on the
-   figure turned by -``turn`` and +``turn`` degrees and looked up in the same index.
+   figure turned by -``turn`` and +``turn`` degrees and looked up in the same index (with
+   ``turn_coarse`` > 1: first every ``turn_coarse`` strides, then all of them only around
+   what that sparse look-up gathers; faster, but small rotated copies are missed).
 5. Each transform is refined and checked on the full-resolution pixels, on the block
    footprint shrunk by ``core_erode`` (blocks overshoot a copy's edge): the source region
    mapped by it must correlate with the copy (ZNCC >= ``min_zncc``), and so must their fine

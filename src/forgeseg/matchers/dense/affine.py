@@ -4,6 +4,8 @@ the figure turned by -``turn`` and +``turn`` degrees."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -16,7 +18,7 @@ from forgeseg.matchers.dense.dihedral import DIHEDRAL
 from forgeseg.matchers.dense.index import BlockIndex, query
 from forgeseg.matchers.dense.vote import Candidate, largest_region, shifts
 
-__all__ = ["affine_candidates", "turned_blocks", "turned_candidates"]
+__all__ = ["affine_candidates", "turned_blocks", "turned_candidates", "turned_search"]
 
 
 def _linked_groups(
@@ -127,7 +129,7 @@ def affine_candidates(
 
 def turned_blocks(
     gray: np.ndarray, cfg: DenseConfig, stride: int, angle: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Blocks of the working copy (float32 (h, w)) turned by ``angle`` degrees about its
     centre.
 
@@ -137,7 +139,7 @@ def turned_blocks(
     Returns:
         (centres (K, 2) float64 mapped back into the figure, corners (K, 2) int64 on the
         turned grid, descriptors (K, 16) float32, the (2, 2) rotation from the figure to
-        the turned copy).
+        the turned copy, the turned grid's stride: ``stride`` or more on a large figure).
     """
     h, w = gray.shape
     c = ((w - 1) / 2, (h - 1) / 2)
@@ -149,7 +151,7 @@ def turned_blocks(
     turned = cv2.warpAffine(
         gray, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    corners, desc, _ = blocks(turned, cfg, stride=stride, max_blocks=cfg.max_blocks)
+    corners, desc, stride = blocks(turned, cfg, stride=stride, max_blocks=cfg.max_blocks)
     # Only blocks wholly inside the figure (with the blur's reach): the corners of the
     # turned canvas are made up.
     inside = cv2.warpAffine(np.ones((h, w), np.uint8), m, (nw, nh), flags=cv2.INTER_NEAREST)
@@ -162,7 +164,70 @@ def turned_blocks(
     inv = cv2.invertAffineTransform(m)
     half = (cfg.block - 1) / 2
     back = (corners + half) @ inv[:, :2].T + inv[:, 2]
-    return back, corners, desc, m[:, :2].copy()
+    return back, corners, desc, m[:, :2].copy(), stride
+
+
+def _turned_matches(
+    index: BlockIndex,
+    back: np.ndarray,
+    grid: np.ndarray,
+    desc: np.ndarray,
+    rot: np.ndarray,
+    sel: np.ndarray,
+    cfg: DenseConfig,
+) -> list[Candidate]:
+    """:func:`affine_candidates` of the turned blocks ``sel`` (indices into ``back`` (K, 2),
+    ``grid`` (K, 2), ``desc`` (K, 16), as :func:`turned_blocks` returns them, with its
+    rotation ``rot`` (2, 2)) looked up in ``index``."""
+    half = (cfg.block - 1) / 2
+    rows, j, g = query(index, desc[sel], back[sel] - half, cfg)
+    rows = sel[rows]
+    c_twin = (index.corners[j] + half).astype(np.float64)
+    return affine_candidates(back[rows], grid[rows], rows, c_twin, g, rot, cfg)
+
+
+def _near(xy: np.ndarray, cands: list[Candidate], margin: float) -> np.ndarray:
+    """bool (K,): which block corners ``xy`` (K, 2) lie within ``margin`` of the bounding
+    box of some candidate's source blocks (all in working-copy pixels)."""
+    near = np.zeros(len(xy), bool)
+    for cand in cands:
+        lo = cand.xy.min(axis=0) - margin
+        hi = cand.xy.max(axis=0) + margin
+        near |= ((xy >= lo) & (xy <= hi)).all(axis=1)
+    return near
+
+
+def turned_search(
+    index: BlockIndex, gray: np.ndarray, stride: int, angle: float, cfg: DenseConfig
+) -> list[Candidate]:
+    """Rotated / rescaled candidates among the blocks of the working copy (float32 (h, w))
+    turned by ``angle`` degrees, looked up in ``index``.
+
+    The look-up costs as much as the figure's own, twice (one per turn), and almost every
+    figure holds no turned copy. With ``turn_coarse`` > 1 the turned blocks are first
+    looked up on a grid ``turn_coarse`` strides apart, where a copy needs ``turn_coarse``
+    squared times fewer blocks; only around the largest regions that sparse look-up
+    gathers are all blocks looked up, and those gather the candidates as the full look-up
+    would. Twins are still searched at every pixel, so a sparse block finds its exact twin
+    as a dense one does. The price: a rotated copy of a few dozen blocks (a thin strip
+    along a band) often leaves too few sparse blocks to be seen at all.
+    """
+    back, grid, desc, rot, step = turned_blocks(gray, cfg, stride, angle)
+    every = np.arange(len(desc))
+    c = cfg.turn_coarse
+    if c == 1:
+        return _turned_matches(index, back, grid, desc, rot, every, cfg)
+    sparse = every[(grid % (step * c) == 0).all(axis=1)]
+    # The largest ``max_affine`` sparse regions, as only the largest regions are verified:
+    # a textured figure gathers dozens of chance regions of a few sparse blocks.
+    few = replace(cfg, min_blocks=max(2, -(-cfg.min_blocks // (c * c))))
+    seeds = _turned_matches(index, back, grid, desc, rot, sparse, few)
+    if not seeds:
+        return []
+    # A copy's region reaches about a sparse step and a block past its sparse blocks.
+    half = (cfg.block - 1) / 2
+    near = _near(np.rint(back - half), seeds, cfg.block + step * c)
+    return _turned_matches(index, back, grid, desc, rot, every[near], cfg)
 
 
 def turned_candidates(
@@ -176,8 +241,8 @@ def turned_candidates(
 ) -> list[Candidate]:
     """Rotated / rescaled candidates from the figure's own matches (``src``, ``dst``,
     ``gs``: (M,) int64) and, when ``turn`` > 0, from blocks described on copies of the
-    working copy (float32 (h, w)) turned by -turn and +turn degrees; at most
-    ``max_affine``, largest first."""
+    working copy (float32 (h, w)) turned by -turn and +turn degrees
+    (:func:`turned_search`); at most ``max_affine``, largest first."""
     if not cfg.affine or cfg.max_affine == 0:
         return []
     half = (cfg.block - 1) / 2
@@ -186,9 +251,6 @@ def turned_candidates(
     c_dst = (corners[dst] + half).astype(np.float64)
     out = affine_candidates(c_src, corners[src], src, c_dst, gs, np.eye(2), cfg)
     for angle in (-cfg.turn, cfg.turn) if cfg.turn > 0 else ():
-        back, grid, desc, rot = turned_blocks(gray, cfg, stride, angle)
-        rows, j, g = query(index, desc, back - half, cfg)
-        c_twin = (corners[j] + half).astype(np.float64)
-        out += affine_candidates(back[rows], grid[rows], rows, c_twin, g, rot, cfg)
+        out += turned_search(index, gray, stride, angle, cfg)
     out.sort(key=lambda c: -len(c.xy))
     return out[: cfg.max_affine]
