@@ -17,8 +17,10 @@ from forgeseg.panels.structure import Panel, Structure
 
 __all__ = ["classify_panel", "find_panels", "text_mask"]
 
-_BG_TOL = 24  # grey levels from the background colour still counted as background
-_GUTTER_INK = 0.06  # share of non-background pixels a gutter row or column may hold
+_BG_TOL = 12  # grey levels from the background colour still counted as background
+_FAR_TOL = 24  # grey levels from it that no gutter pixel reaches but noise
+_GUTTER_INK = 0.06  # share of pixels past _FAR_TOL a gutter row or column may hold
+_GUTTER_NEAR = 0.25  # ... and share past _BG_TOL
 _MIN_GUTTER = 2  # px
 _MIN_SIDE = 24  # px: smaller pieces are labels or specks, not panels
 _MAX_DEPTH = 6
@@ -39,23 +41,29 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
     return y0 + int(ys.min()), x0 + int(xs.min()), y0 + int(ys.max()) + 1, x0 + int(xs.max()) + 1
 
 
-def _cut(ink: np.ndarray, box, depth: int, out: list) -> None:
-    """Split ``box`` at its widest gutters, alternately by rows and columns, recursively."""
+def _cut(ink: np.ndarray, far: np.ndarray, box, depth: int, out: list) -> None:
+    """Split ``box`` at its widest gutters, alternately by rows and columns, recursively.
+
+    A gutter row or column holds few pixels far from the background (``far``) and not
+    many even a little off it (``ink``): JPEG ringing and grain in a white gutter are a few
+    scattered pixels off white; a light-grey blot ground is all of them a little off."""
     box = _trim(ink, box)
     if box is None:
         return
     y0, x0, y1, x1 = box
     if depth < _MAX_DEPTH:
         for axis in (0, 1):
-            sub = ink[y0:y1, x0:x1]
-            profile = sub.mean(axis=1 - axis) <= _GUTTER_INK
+            sub, sub_far = ink[y0:y1, x0:x1], far[y0:y1, x0:x1]
+            profile = (sub_far.mean(axis=1 - axis) <= _GUTTER_INK) & (
+                sub.mean(axis=1 - axis) <= _GUTTER_NEAR
+            )
             gaps = [(a, b) for a, b in _runs(profile) if b - a >= _MIN_GUTTER]
             if not gaps:
                 continue
             edges = [0, *[(a + b) // 2 for a, b in gaps], sub.shape[axis]]
             for lo, hi in itertools.pairwise(edges):
                 piece = (y0 + lo, x0, y0 + hi, x1) if axis == 0 else (y0, x0 + lo, y1, x0 + hi)
-                _cut(ink, piece, depth + 1, out)
+                _cut(ink, far, piece, depth + 1, out)
             return
     if y1 - y0 >= _MIN_SIDE and x1 - x0 >= _MIN_SIDE:
         out.append(box)
@@ -111,9 +119,15 @@ def find_panels(image: np.ndarray) -> Structure:
     h, w = image.shape[:2]
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.int16)
     bg = np.median(border, axis=0)
-    ink = (np.abs(image.astype(np.int16) - bg).max(axis=2) > _BG_TOL).astype(np.uint8)
+    dist = np.abs(image.astype(np.int16) - bg).max(axis=2)
     boxes: list = []
-    _cut(ink, (0, 0, h, w), 0, boxes)
+    _cut(
+        (dist > _BG_TOL).astype(np.uint8),
+        (dist > _FAR_TOL).astype(np.uint8),
+        (0, 0, h, w),
+        0,
+        boxes,
+    )
     if not boxes:
         boxes = [(0, 0, h, w)]
     panels = tuple(
