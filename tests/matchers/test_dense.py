@@ -244,6 +244,30 @@ def test_silent_on_independently_rendered_lookalike_bands() -> None:
     assert res.score == 0.0
 
 
+def _mirror_symmetric(apart: int) -> np.ndarray:
+    """A blot figure holding a textured patch and its mirror image ``apart`` px to its
+    right: at 0 one mirror-symmetric object (a fundus photo's rim, a dish, a symmetric
+    cell), further apart a flipped copy. RGB (H, W, 3) uint8."""
+    rng = np.random.default_rng(0)
+    img = _blot(3).astype(np.float32)
+    tex = cv2.GaussianBlur(rng.normal(0, 1, (80, 60)).astype(np.float32), (0, 0), 1.5)
+    tex = 150 + 60 * tex / tex.std() + 4 * rng.normal(0, 1, (80, 60))
+    img[60:140, 100:160] = tex
+    img[60:140, 160 + apart : 220 + apart] = tex[:, ::-1]
+    return np.repeat(np.clip(img, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def test_a_mirror_symmetric_object_is_not_a_copy_of_itself() -> None:
+    trace: list = []
+    res = detect(_mirror_symmetric(0), DenseConfig(), trace=trace)
+    assert res.instances.shape[0] == 0
+    assert any(v.outcome == "self_overlap" for v in trace)
+    # Without the check it is reported; moved apart, the same halves are a flipped copy.
+    assert detect(_mirror_symmetric(0), DenseConfig(mirror_band=0)).instances.shape[0] == 1
+    moved = detect(_mirror_symmetric(40), DenseConfig())
+    assert moved.instances.shape[0] == 1 and moved.transforms[0][0].flipped
+
+
 def test_silent_on_repeated_text() -> None:
     img = np.full((H, W, 3), 255, np.uint8)
     for row in range(4):

@@ -23,7 +23,9 @@ class Reason(StrEnum):
     FOUND = "found"
     MIN_ZNCC = "min_zncc"  # the mapped source does not correlate with the copy
     PERIODIC = "periodic"  # it also matches at other multiples of its shift: a pattern
-    SELF_OVERLAP = "self_overlap"  # the copy covers its own source: a symmetric object
+    # The copy covers its own source, or mirrors it across an axis that is itself
+    # symmetric: a symmetric object (decided by max_self_overlap and mirror_band).
+    SELF_OVERLAP = "self_overlap"
     MIN_GRAIN = "min_grain"  # no fine grain to compare
     MIN_HP_ZNCC = "min_hp_zncc"  # the fine grain does not correlate
     MAX_FLAT = "max_flat"  # mostly flat or saturated pixels: drawn graphics

@@ -158,6 +158,43 @@ def _transform(
     )
 
 
+def _mirror_of_itself(
+    m: np.ndarray, grayf: np.ndarray, src: np.ndarray, dst: np.ndarray, cfg: DenseConfig
+) -> bool:
+    """Is a mirrored copy (``m`` (2, 3) a reflection, full resolution) one mirror-symmetric
+    object, its two halves matched across its axis (the dark rim of a round fundus photo,
+    a dish, a symmetric cell)?
+
+    Then the pixels along the mirror axis, between source and copy, are mirror images of
+    each other too: the object goes on across the axis. Between a forger's flipped copy
+    and its source lies other content, which the reflection does not map onto itself."""
+    a = m[:, :2]
+    if float(np.linalg.det(a)) >= 0 or not src.any() or not dst.any():
+        return False
+    ys, xs = np.nonzero(src | dst)
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    mid = (pts + pts @ a.T + m[:, 2]) / 2  # on the axis, for a reflection
+    vals, vecs = np.linalg.eig(a)
+    d = np.real(vecs[:, int(np.argmin(np.abs(vals - 1)))])
+    d /= max(float(np.linalg.norm(d)), 1e-9)
+    n = np.array([-d[1], d[0]])
+    c = float(np.median(mid @ n))
+    along = pts @ d
+    H, W = grayf.shape
+    # The axis runs between source and copy: inside the box of both.
+    x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 1, [W, H])
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    grid = np.stack([xx, yy], axis=-1).astype(np.float64)
+    band = np.abs(grid @ n - c) <= cfg.mirror_band
+    band &= (grid @ d >= along.min()) & (grid @ d <= along.max())
+    if band.sum() < 32:
+        return False
+    # out(x) = grayf(m^-1 x), and a reflection is its own inverse.
+    mirrored = cv2.warpAffine(grayf, m.astype(np.float64), (W, H), flags=cv2.INTER_LINEAR)
+    return zncc(grayf[y0:y1, x0:x1][band], mirrored[y0:y1, x0:x1][band]) >= cfg.min_zncc
+
+
 def verify(
     cand: Candidate,
     gray_full: np.ndarray,
@@ -204,6 +241,8 @@ def verify(
         return Checked(Reason.LOCALISE)
     dst_mask, src_mask = masks
     if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
+        return Checked(Reason.SELF_OVERLAP)
+    if _mirror_of_itself(matrix, grayf, src_mask, dst_mask, cfg):
         return Checked(Reason.SELF_OVERLAP)
     res = residual(grayf, warped, valid, dst_mask, grain, cfg)
     reason = _provenance(cand, gray_full, grayf, warped, valid, masks, res, graphic, grain, cfg)

@@ -166,7 +166,8 @@ def match_lanes(
     for lane in lanes_a:
         strip = fa[lane.y0 : lane.y1, lane.x0 : lane.x1]
         if (
-            float(strip.std()) < cfg.min_std
+            strip.size < cfg.lane_min_area
+            or float(strip.std()) < cfg.min_std
             or graphic_share(gray_a[lane.y0 : lane.y1, lane.x0 : lane.x1]) > cfg.max_flat
         ):
             continue
