@@ -128,7 +128,9 @@ def _inputs(params) -> dict[str, str]:
     from forgeseg.matchers import get_matcher
 
     paths = [PATHS.model, PATHS.calibration]
-    if any(get_matcher(m).uses_structure for m in params.detect.matchers):
+    # null: the classical cut, no file to read.
+    uses_structure = any(get_matcher(m).uses_structure for m in params.detect.matchers)
+    if uses_structure and params.detect.panels_model is not None:
         paths.append(Path(params.detect.panels_model))
     for p in paths:
         if not p.is_file():
