@@ -188,6 +188,29 @@ def test_distinct_panels_with_identical_scale_bars_and_letters_stay_silent(featu
         assert res.instances.shape[0] == 0, res.transforms
 
 
+def _dark_field(seed: int, cells: int) -> np.ndarray:
+    """A dark fluorescence-like tile (120, 160, 3): a faint noisy ground and ``cells`` cells."""
+    rng = np.random.default_rng(seed)
+    tile = np.clip(8 + 3 * rng.normal(0, 1, (120, 160, 3)), 0, 255).astype(np.uint8)
+    for _ in range(cells):
+        x, y = int(rng.integers(30, 130)), int(rng.integers(30, 90))
+        cv2.circle(tile, (x, y), int(rng.integers(4, 8)), (0, int(rng.integers(120, 220)), 0), -1)
+    return cv2.GaussianBlur(tile, (3, 3), 0)
+
+
+def test_a_dark_panel_shown_twice_unchanged_is_found() -> None:
+    # At the same place in its panel, unscaled: the map of a panel letter or scale bar too.
+    # Most matches sit on the glyphs, which the shared region leaves out: they must not
+    # count against it, and the panel must correlate all over (min_echo_zncc).
+    tiles = [_dark_field(s, 12) for s in (1, 2, 3)]
+    tiles.append(tiles[0].copy())
+    img, st = _figure(tiles, ["microscopy"] * 4, 2, letters="abcd", bar=True)
+    res = detect(img, KINDS["rootsift"], st)
+    assert res.instances.shape[0] == 1
+    boxes = [p.box for p in st.panels]
+    assert _share(res.instances[0], boxes[0]) > 0.95 and _share(res.instances[0], boxes[3]) > 0.95
+
+
 def test_distinct_blots_with_look_alike_lanes_stay_silent() -> None:
     for seed in range(3):
         rng = np.random.default_rng(100 + seed)

@@ -203,6 +203,8 @@ class PairsConfig(Section):
     min_region_px: int = setting(1024, ge=0)
     min_inside: float = setting(0.5, ge=0, le=1)
     min_zncc: float = setting(0.5, ge=-1, le=1)  # shared region against its mapped source
+    # ... where the map is a panel's own place and size in the other (see verify.py)
+    min_echo_zncc: float = setting(0.95, ge=-1, le=1)
     min_agree: float = setting(0.5, ge=0, le=1)  # share of its textured pixels that agree
     local_window: int = setting(7, ge=3)  # window of the local ZNCC (working px)
     local_zncc: float = setting(0.6, ge=-1, le=1)  # local correlation of an agreeing pixel

@@ -234,7 +234,8 @@ def verify_pair(
     c = _compare(m, gray_a, gray_b, text_a, text_b, cfg)
     pts = pb[inl] * c.scale
     region, whole = _agreement(c, pts, cfg)
-    if not whole and _layout_echo(m, gray_a.shape, gray_b.shape):
+    echo = _layout_echo(m, gray_a.shape, gray_b.shape)
+    if echo and not whole:
         return None
     b_area = c.b.size / c.scale**2
     a_area = float(gray_a.size)
@@ -244,7 +245,10 @@ def verify_pair(
     h, w = region.shape
     xy = np.clip(np.round(pts).astype(np.int64), 0, [w - 1, h - 1])
     inside = region[xy[:, 1], xy[:, 0]]
-    if inside.mean() < cfg.min_inside or not _spread_ok(pts[inside], region, cfg):
+    # A part must hold the matches that found it; a whole overlap loses those on glyphs.
+    if not whole and inside.mean() < cfg.min_inside:
+        return None
+    if not _spread_ok(pts[inside], region, cfg):
         return None
     corr = zncc(c.warped[region], c.b[region])
     k = (0, 0)
@@ -254,7 +258,11 @@ def verify_pair(
     textured = region & c.textured
     agree = float((c.local[textured] >= cfg.local_zncc).mean()) if textured.any() else 0.0
     graphic = graphic_share(np.clip(c.b[region], 0, 255).astype(np.uint8))
-    if corr < cfg.min_zncc or agree < cfg.min_agree or graphic > cfg.max_flat:
+    # A panel shown twice unchanged correlates all over; two dark panels whose only
+    # texture is the same letter and scale bar in the same corner agree there and little
+    # elsewhere, and still pass the share of textured pixels.
+    floor = cfg.min_echo_zncc if echo else cfg.min_zncc
+    if corr < floor or agree < cfg.min_agree or graphic > cfg.max_flat:
         return None
     keep = np.flatnonzero(inl)[inside]
     return Verified(
