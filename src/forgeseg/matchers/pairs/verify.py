@@ -210,6 +210,37 @@ def _layout_echo(m: np.ndarray, shape_a: tuple[int, ...], shape_b: tuple[int, ..
     return any(abs(m[0, 2] - x) <= tol and abs(m[1, 2] - y) <= tol for x, y in shifts)
 
 
+def _region_ok(
+    c: _Compared, region: np.ndarray, whole: bool, pts: np.ndarray, a_area: float, cfg: PairsConfig
+) -> np.ndarray | None:
+    """The inliers (K, 2, working px of b) inside a plausible shared region, as bool (K,),
+    or None when the region is too small, holds too few of them (a part must hold the
+    matches that found it; a whole overlap loses those on glyphs) or they lie on a line."""
+    area = region.sum() / c.scale**2
+    if area < max(cfg.min_region_share * min(a_area, c.b.size / c.scale**2), cfg.min_region_px):
+        return None
+    h, w = region.shape
+    xy = np.clip(np.round(pts).astype(np.int64), 0, [w - 1, h - 1])
+    inside = region[xy[:, 1], xy[:, 0]]
+    if not whole and inside.mean() < cfg.min_inside:
+        return None
+    return inside if _spread_ok(pts[inside], region, cfg) else None
+
+
+def _scores(
+    c: _Compared, region: np.ndarray, cfg: PairsConfig
+) -> tuple[float, float, float, float]:
+    """(zncc, hp_zncc, agree, graphic) of panel a mapped onto b over the shared region."""
+    corr = zncc(c.warped[region], c.b[region])
+    k = (0, 0)
+    hp_a = c.warped - cv2.GaussianBlur(c.warped, k, cfg.hp_sigma)
+    hp_b = c.b - cv2.GaussianBlur(c.b, k, cfg.hp_sigma)
+    hp = zncc(hp_a[region], hp_b[region])
+    textured = region & c.textured
+    agree = float((c.local[textured] >= cfg.local_zncc).mean()) if textured.any() else 0.0
+    return corr, hp, agree, graphic_share(np.clip(c.b[region], 0, 255).astype(np.uint8))
+
+
 def verify_pair(
     pa: np.ndarray,
     pb: np.ndarray,
@@ -237,27 +268,10 @@ def verify_pair(
     echo = _layout_echo(m, gray_a.shape, gray_b.shape)
     if echo and not whole:
         return None
-    b_area = c.b.size / c.scale**2
-    a_area = float(gray_a.size)
-    area = region.sum() / c.scale**2
-    if area < max(cfg.min_region_share * min(a_area, b_area), cfg.min_region_px):
+    inside = _region_ok(c, region, whole, pts, float(gray_a.size), cfg)
+    if inside is None:
         return None
-    h, w = region.shape
-    xy = np.clip(np.round(pts).astype(np.int64), 0, [w - 1, h - 1])
-    inside = region[xy[:, 1], xy[:, 0]]
-    # A part must hold the matches that found it; a whole overlap loses those on glyphs.
-    if not whole and inside.mean() < cfg.min_inside:
-        return None
-    if not _spread_ok(pts[inside], region, cfg):
-        return None
-    corr = zncc(c.warped[region], c.b[region])
-    k = (0, 0)
-    hp_a = c.warped - cv2.GaussianBlur(c.warped, k, cfg.hp_sigma)
-    hp_b = c.b - cv2.GaussianBlur(c.b, k, cfg.hp_sigma)
-    hp = zncc(hp_a[region], hp_b[region])
-    textured = region & c.textured
-    agree = float((c.local[textured] >= cfg.local_zncc).mean()) if textured.any() else 0.0
-    graphic = graphic_share(np.clip(c.b[region], 0, 255).astype(np.uint8))
+    corr, hp, agree, graphic = _scores(c, region, cfg)
     # A panel shown twice unchanged correlates all over; two dark panels whose only
     # texture is the same letter and scale bar in the same corner agree there and little
     # elsewhere, and still pass the share of textured pixels.
@@ -265,15 +279,5 @@ def verify_pair(
     if corr < floor or agree < cfg.min_agree or graphic > cfg.max_flat:
         return None
     keep = np.flatnonzero(inl)[inside]
-    return Verified(
-        m,
-        pa[keep].astype(np.float32),
-        pb[keep].astype(np.float32),
-        corr,
-        hp,
-        agree,
-        graphic,
-        region,
-        c.scale,
-        whole,
-    )
+    src, dst = pa[keep].astype(np.float32), pb[keep].astype(np.float32)
+    return Verified(m, src, dst, corr, hp, agree, graphic, region, c.scale, whole)
