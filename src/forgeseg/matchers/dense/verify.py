@@ -159,11 +159,18 @@ def _transform(
 
 
 def _mirror_of_itself(
-    m: np.ndarray, grayf: np.ndarray, src: np.ndarray, dst: np.ndarray, cfg: DenseConfig
+    m: np.ndarray,
+    grayf: np.ndarray,
+    warped: np.ndarray,
+    valid: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    cfg: DenseConfig,
 ) -> bool:
-    """Is a mirrored copy (``m`` (2, 3) a reflection, full resolution) one mirror-symmetric
-    object, its two halves matched across its axis (the dark rim of a round fundus photo,
-    a dish, a symmetric cell)?
+    """Is a mirrored copy (``m`` (2, 3) a reflection, full resolution; ``warped``, ``valid``
+    the figure mapped by it, as :func:`~forgeseg.matchers.dense.align.warp` gives them) one
+    mirror-symmetric object, its two halves matched across its axis (the dark rim of a
+    round fundus photo, a dish, a symmetric cell)?
 
     Then the pixels along the mirror axis, between source and copy, are mirror images of
     each other too: the object goes on across the axis. Between a forger's flipped copy
@@ -188,11 +195,10 @@ def _mirror_of_itself(
     grid = np.stack([xx, yy], axis=-1).astype(np.float64)
     band = np.abs(grid @ n - c) <= cfg.mirror_band
     band &= (grid @ d >= along.min()) & (grid @ d <= along.max())
+    band &= valid[y0:y1, x0:x1]
     if band.sum() < 32:
         return False
-    # out(x) = grayf(m^-1 x), and a reflection is its own inverse.
-    mirrored = cv2.warpAffine(grayf, m.astype(np.float64), (W, H), flags=cv2.INTER_LINEAR)
-    return zncc(grayf[y0:y1, x0:x1][band], mirrored[y0:y1, x0:x1][band]) >= cfg.min_zncc
+    return zncc(grayf[y0:y1, x0:x1][band], warped[y0:y1, x0:x1][band]) >= cfg.min_zncc
 
 
 def verify(
@@ -242,7 +248,7 @@ def verify(
     dst_mask, src_mask = masks
     if (dst_mask & src_mask).sum() > cfg.max_self_overlap * src_mask.sum():
         return Checked(Reason.SELF_OVERLAP)
-    if _mirror_of_itself(matrix, grayf, src_mask, dst_mask, cfg):
+    if _mirror_of_itself(matrix, grayf, warped, valid, src_mask, dst_mask, cfg):
         return Checked(Reason.SELF_OVERLAP)
     res = residual(grayf, warped, valid, dst_mask, grain, cfg)
     reason = _provenance(cand, gray_full, grayf, warped, valid, masks, res, graphic, grain, cfg)

@@ -48,7 +48,6 @@ class Verified:
         graphic: share of flat or saturated pixels in the region.
         region: bool (h, w), the shared content on panel b's working copy: where panel a
             mapped onto b agrees with it and holds inliers.
-        scale: panel b's working copy size / panel b's size.
         whole: the whole overlap agrees (a reused panel, overlapping fields of view), not
             only a part of it (a pasted part, a lane).
     """
@@ -61,7 +60,6 @@ class Verified:
     agree: float
     graphic: float
     region: np.ndarray
-    scale: float
     whole: bool
 
     @property
@@ -280,4 +278,4 @@ def verify_pair(
         return None
     keep = np.flatnonzero(inl)[inside]
     src, dst = pa[keep].astype(np.float32), pb[keep].astype(np.float32)
-    return Verified(m, src, dst, corr, hp, agree, graphic, region, c.scale, whole)
+    return Verified(m, src, dst, corr, hp, agree, graphic, region, whole)

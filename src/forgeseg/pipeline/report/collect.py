@@ -103,7 +103,6 @@ class _Run:
     cfg: DecisionConfig
     evidence: Evidence
     detection: Detection
-    matcher_of: dict[int, str]  # id(Transform) -> matcher name
     trace: list[Verdict]
     tracer: str  # the matcher that traced, and its working scale
     trace_scale: float
@@ -113,12 +112,7 @@ def _run(detector: Detector, image: np.ndarray, uid: str, truth: np.ndarray | No
     """The detector's own steps (:meth:`Detector.match`, network, decision), with the
     rejected candidates traced: the report must judge as infer does."""
     trace: list[Verdict] = []
-    matcher_of: dict[int, str] = {}
     got = detector.match(image, trace) if detector.use_geometry else None
-    if got is not None:
-        for trs in got.geometry.transforms:
-            for t in trs:
-                matcher_of[id(t)] = t.matcher
     net = detector.predictor.predict(image) if detector.predictor is not None else None
     ev = Evidence(
         uid,
@@ -130,14 +124,14 @@ def _run(detector: Detector, image: np.ndarray, uid: str, truth: np.ndarray | No
     )
     detection = decide(ev, detector.cfg, detector.learned)
     tracer, scale = (got.traced, got.scale) if got else ("", 1.0)
-    return _Run(detector.cfg, ev, detection, matcher_of, trace, tracer, scale)
+    return _Run(detector.cfg, ev, detection, trace, tracer, scale)
 
 
 def _copies(mask: np.ndarray, trs: list[Transform], run: _Run, limit: int) -> list[Copy]:
     out = []
     for tr in distinct(trs)[:limit]:
         src, dst = sides(mask, tr)
-        out.append(Copy(tr, run.matcher_of.get(id(tr), "geometry"), src, dst))
+        out.append(Copy(tr, tr.matcher or "geometry", src, dst))
     return out
 
 
@@ -183,7 +177,7 @@ def _rejected_geometry(run: _Run) -> Rejected | None:
     reason = "min_support" if geo.support[i] < run.cfg.min_support else "min_area"
     if not trs:
         return Rejected("geometry", geo.support[i], "support", reason, inst, None, None)
-    matcher = run.matcher_of.get(id(trs[0]), "geometry")
+    matcher = trs[0].matcher or "geometry"
     src, dst = sides(inst, trs[0])
     unit = SUPPORT_UNITS.get(matcher, "support")
     return Rejected(matcher, geo.support[i], unit, reason, src, dst, trs[0].matrix)
