@@ -24,6 +24,15 @@ _GUTTER_NEAR = 0.15  # ... and share past _BG_TOL (a chart's white ground holds 
 _MIN_GUTTER = 2  # px
 _MIN_SIDE = 24  # px: smaller pieces are labels or specks, not panels
 _MAX_DEPTH = 6
+_SEAM_REACH = 3  # px to each side a thin gutter is compared with
+_SEAM_DEPTH = _FAR_TOL  # grey levels nearer the background than both sides
+# classify_panel: mean saturation of a grey panel; median grey of paper (a chart's ground);
+# vertical / horizontal gradient of bands; share of pixels off the median of a sparse
+# panel; crisp edges (Sobel magnitude) among soft ones; grey std of a flat panel; share of
+# midtones (grey 60-200) a blot stays under.
+_GREY_SAT, _PAPER, _BANDS, _SPARSE_INK = 0.09, 248.0, 1.05, 0.13
+_SOFT_EDGE, _CRISP_EDGE, _CRISP = 8.0, 200.0, 0.45
+_FLAT_STD, _MIDTONES = 4.0, 0.52
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -41,19 +50,38 @@ def _trim(ink: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, in
     return y0 + int(ys.min()), x0 + int(xs.min()), y0 + int(ys.max()) + 1, x0 + int(xs.max()) + 1
 
 
-def _cut(ink: np.ndarray, far: np.ndarray, box, depth: int, out: list) -> None:
+def _seams(dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bool (H, W) pixels of a thin line nearer the background than the pixels
+    ``_SEAM_REACH`` px to either side, across rows (a horizontal gutter) and across columns
+    (a vertical one). A gutter of 2-3 px between dark panels is greyed all along by blur
+    and JPEG ringing, so it is no longer background, but it stays a valley between them."""
+    d = dist.astype(np.int16)
+    r = _SEAM_REACH
+    out = []
+    for axis in (0, 1):
+        pad = [(r, r) if a == axis else (0, 0) for a in (0, 1)]
+        p = np.pad(d, pad, mode="edge")
+        lo = np.take(p, np.arange(0, d.shape[axis]), axis=axis)
+        hi = np.take(p, np.arange(2 * r, d.shape[axis] + 2 * r), axis=axis)
+        out.append(d + _SEAM_DEPTH < np.minimum(lo, hi))
+    return out[0], out[1]
+
+
+def _cut(ink: np.ndarray, far: np.ndarray, seams, box, depth: int, out: list) -> None:
     """Split ``box`` at its widest gutters, alternately by rows and columns, recursively.
 
     A gutter row or column holds few pixels far from the background (``far``) and not
     many even a little off it (``ink``): JPEG ringing and grain in a white gutter are a few
-    scattered pixels off white; a light-grey blot ground is all of them a little off."""
+    scattered pixels off white; a light-grey blot ground is all of them a little off.
+    Pixels on a seam (:func:`_seams`, across the cut) count as gutter."""
     box = _trim(ink, box)
     if box is None:
         return
     y0, x0, y1, x1 = box
     if depth < _MAX_DEPTH:
         for axis in (0, 1):
-            sub, sub_far = ink[y0:y1, x0:x1], far[y0:y1, x0:x1]
+            seam = seams[axis][y0:y1, x0:x1]
+            sub, sub_far = ink[y0:y1, x0:x1] & ~seam, far[y0:y1, x0:x1] & ~seam
             profile = (sub_far.mean(axis=1 - axis) <= _GUTTER_INK) & (
                 sub.mean(axis=1 - axis) <= _GUTTER_NEAR
             )
@@ -63,32 +91,61 @@ def _cut(ink: np.ndarray, far: np.ndarray, box, depth: int, out: list) -> None:
             edges = [0, *[(a + b) // 2 for a, b in gaps], sub.shape[axis]]
             for lo, hi in itertools.pairwise(edges):
                 piece = (y0 + lo, x0, y0 + hi, x1) if axis == 0 else (y0, x0 + lo, y1, x0 + hi)
-                _cut(ink, far, piece, depth + 1, out)
+                _cut(ink, far, seams, piece, depth + 1, out)
             return
     if y1 - y0 >= _MIN_SIDE and x1 - x0 >= _MIN_SIDE:
         out.append(box)
 
 
+def _band_ratio(grey: np.ndarray) -> float:
+    """Mean vertical over mean horizontal gradient: above 1 where horizontal edges rule,
+    as the bands of a blot make them (cells, tissue and charts have no such direction)."""
+    gx = float(np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)).mean())
+    gy = float(np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1)).mean())
+    return gy / max(gx, 1e-3)
+
+
+def _crisp_share(grey: np.ndarray) -> float:
+    """Share of the edge pixels that are crisp: drawn lines and type, not soft bands."""
+    g = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    return float((g > _CRISP_EDGE).sum() / max(int((g > _SOFT_EDGE).sum()), 1))
+
+
 def classify_panel(crop: np.ndarray) -> str:
     """The class of a panel from its pixels, uint8 (h, w, 3): blot, microscopy, chart, flow
-    or other (see ``forgeseg.panels.structure.PANEL_CLASSES``)."""
+    or other (see ``forgeseg.panels.structure.PANEL_CLASSES``).
+
+    Grey panels are told apart by the direction and softness of their edges: a blot's
+    bands are soft and horizontal, on a light or a dark ground alike; a chart's axes,
+    bars and type are crisp. The thresholds were read off a depth-4 decision tree fitted
+    to the true panel classes of 300 generated compound figures (class accuracy on 300
+    others: 0.70 with the earlier colour-and-white-share rules, 0.93 with the tree).
+    """
     f = crop.astype(np.float32)
     grey = f.mean(axis=2)
-    sat = (f.max(axis=2) - f.min(axis=2)) / np.maximum(f.max(axis=2), 1.0)
-    white = float((grey > 225).mean())
-    if float(np.median(grey)) < 90:
-        return "microscopy"  # fluorescence: dark field
-    if white > 0.55:
-        # Mostly paper: a dot cloud (many small marks) or a chart (axes, bars, lines).
-        dark = (grey < 160).astype(np.uint8)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
-        small = int((stats[1:, cv2.CC_STAT_AREA] <= 12).sum()) if n > 1 else 0
-        return "flow" if small >= 40 else "chart"
-    if float(sat.mean()) < 0.08:
-        # Grey: bands make the row means vary more than the column means of a photo.
-        rows = grey.mean(axis=1)
-        return "blot" if float(rows.std()) > 2.0 or float(grey.std()) > 8 else "other"
-    return "microscopy" if float(grey.std()) > 12 else "other"
+    sat = float(((f.max(axis=2) - f.min(axis=2)) / np.maximum(f.max(axis=2), 1.0)).mean())
+    med = float(np.median(grey))
+    if sat > _GREY_SAT:
+        if med < _PAPER:
+            return "microscopy"  # stained tissue, fluorescence, photographs
+        return _paper_class(grey)
+    if _band_ratio(grey) > _BANDS:
+        return "blot"
+    ink = float((np.abs(grey - med) > 30).mean())
+    if ink > _SPARSE_INK:
+        return _paper_class(grey) if _crisp_share(grey) > _CRISP else "microscopy"
+    if float(grey.std()) < _FLAT_STD:
+        return "other"
+    mid = float(((grey >= 60) & (grey < 200)).mean())
+    return "blot" if mid <= _MIDTONES else "microscopy"
+
+
+def _paper_class(grey: np.ndarray) -> str:
+    """A chart or a flow-cytometry dot cloud (many small marks) on paper."""
+    dark = (grey < 160).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    small = int((stats[1:, cv2.CC_STAT_AREA] <= 12).sum()) if n > 1 else 0
+    return "flow" if small >= 40 else "chart"
 
 
 def text_mask(image: np.ndarray) -> np.ndarray:
@@ -122,8 +179,9 @@ def find_panels(image: np.ndarray) -> Structure:
     dist = np.abs(image.astype(np.int16) - bg).max(axis=2)
     boxes: list = []
     _cut(
-        (dist > _BG_TOL).astype(np.uint8),
-        (dist > _FAR_TOL).astype(np.uint8),
+        dist > _BG_TOL,
+        dist > _FAR_TOL,
+        _seams(dist),
         (0, 0, h, w),
         0,
         boxes,
