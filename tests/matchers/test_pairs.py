@@ -219,7 +219,7 @@ def test_distinct_blots_with_look_alike_lanes_stay_silent() -> None:
         assert detect(img, PairsConfig(), st).instances.shape[0] == 0
 
 
-def test_panels_are_compared_only_within_compared_classes() -> None:
+def test_panels_are_compared_only_within_compared_classes_across_them_by_default() -> None:
     tiles = _tiles(5, ["fluorescence", "histology"], 120, 160)
     tiles.append(tiles[0][::-1].copy())
     img, st = _figure(tiles, ["chart", "chart", "chart"], 3)
@@ -231,7 +231,10 @@ def test_panels_are_compared_only_within_compared_classes() -> None:
         ),
         st.text_mask,
     )
-    assert detect(img, PairsConfig(), mixed).instances.shape[0] == 0  # not one class
+    # A reuse can change the class the classical cut gives it (a quarter turn, re-lighting):
+    # by default any two compared panels are paired; same_class restores one class per pair.
+    assert detect(img, PairsConfig(), mixed).instances.shape[0] == 1
+    assert detect(img, PairsConfig(same_class=True), mixed).instances.shape[0] == 0
 
 
 def test_the_registry_runs_it_and_one_panel_says_nothing() -> None:

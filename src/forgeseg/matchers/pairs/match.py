@@ -205,7 +205,7 @@ def detect(
     cands = shortlist(summaries, [p.cls for p in panels], [p.box for p in panels], cfg)
     for cand in cands:
         _match_pair(fig, cand)
-        if cfg.lanes and panels[cand.i].cls == "blot":
+        if cfg.lanes and panels[cand.i].cls == panels[cand.j].cls == "blot":
             _match_lanes(fig, cand)
     log.debug(
         "pairs: %d panels, %d pairs, %d keypoints, %d matches, %d findings",

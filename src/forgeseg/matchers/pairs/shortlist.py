@@ -117,7 +117,9 @@ def shortlist(
     scored: dict[tuple[int, int], Candidate] = {}
     for i in range(n):
         for j in range(i + 1, n):
-            if classes[i] != classes[j] or not _compatible(boxes, i, j, cfg.max_area_ratio):
+            if (cfg.same_class and classes[i] != classes[j]) or not _compatible(
+                boxes, i, j, cfg.max_area_ratio
+            ):
                 continue
             score, poses = _compare(summaries[i], summaries[j])
             scored[(i, j)] = Candidate(i, j, score, poses)
