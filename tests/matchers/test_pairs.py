@@ -175,7 +175,9 @@ def test_a_reused_lane_is_found() -> None:
     assert _share(inst, source) > 0.9 and _share(inst, pasted) > 0.9
     # The lane, not the blots: well under a third of the two panels.
     assert inst.sum() < 0.3 * sum(p.area for p in st.panels)
-    assert detect(img, PairsConfig(lanes=False), st).instances.shape[0] == 0
+    # The lane holds 8-11 keypoint inliers: below 12 only the lane matcher finds it.
+    assert detect(img, PairsConfig(min_inliers=12), st).instances.shape[0] == 1
+    assert detect(img, PairsConfig(lanes=False, min_inliers=12), st).instances.shape[0] == 0
 
 
 @pytest.mark.parametrize("features", list(KINDS))
@@ -268,3 +270,16 @@ def test_settings_are_checked_naming_the_full_key() -> None:
         PairsConfig.from_mapping({"classes": ["graph"]})
     with pytest.raises(ParamsError, match=r"detect\.pairs\.min_side .* exceeds"):
         PairsConfig(min_side=600, max_side=400)
+
+
+def test_a_stretched_or_sheared_fit_is_not_a_reuse() -> None:
+    # A reuse is rescaled alike on both axes. Repeated marks (a gel's well markers, the
+    # bars of a chart) also fit a mirrored map stretched or sheared by 1.3-1.5.
+    from forgeseg.matchers.pairs.verify import fit
+
+    pts = np.random.default_rng(0).uniform(0, 100, (40, 2)).astype(np.float32)
+    cfg = PairsConfig()
+    similar = np.array([[-1.2, 0.0], [0.0, 1.2]])  # mirrored and rescaled: a reuse
+    sheared = np.array([[-1.0, -0.4], [0.0, 1.03]])  # singular values 1.24 / 0.83
+    assert fit(pts, pts @ similar.T + 20, 1.0, cfg) is not None
+    assert fit(pts, pts @ sheared.T + 20, 1.0, cfg) is None

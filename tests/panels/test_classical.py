@@ -70,3 +70,13 @@ def test_classes_from_pixel_statistics() -> None:
         for kind in ("western_blot", "gel")
     ]
     assert blots.count("blot") >= 11, blots
+
+
+def test_a_piece_of_a_bar_chart_cut_off_its_axes_is_a_chart() -> None:
+    # The cut may split a bar chart between its groups of bars: coloured, not paper-white
+    # in the median, but a few flat colours on white, not a stained section.
+    img = np.full((90, 70, 3), 255, np.uint8)
+    for x0, colour in ((6, (50, 90, 200)), (26, (150, 80, 170)), (46, (200, 60, 50))):
+        img[30:88, x0 : x0 + 18] = colour
+        img[30:88, x0 : x0 + 18][[0, -1]] = 0
+    assert classify_panel(img) == "chart"
