@@ -168,8 +168,8 @@ class PairsConfig(Section):
     KEY: ClassVar[str] = "detect.pairs"
 
     features: str = setting("rootsift", choices=FEATURE_KINDS)
-    # Panels of these classes are compared, each only with panels of its own class; charts
-    # and flow cytometry repeat look-alike marks that are not reuse (COMPETITION.md).
+    # Panels of these classes are compared; charts and flow cytometry repeat look-alike
+    # marks that are not reuse (COMPETITION.md).
     classes: tuple[str, ...] = setting(("blot", "microscopy", "other"), choices=PAIR_CLASSES)
     # Pair only panels of one class. The classical cut misnames about 6% of blot and
     # microscopy panels, and a reused panel turned a quarter turn or re-lit can change

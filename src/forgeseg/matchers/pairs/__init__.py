@@ -9,8 +9,9 @@ compared them pair by pair; so does this matcher:
    given, or found by the classical panel finder; panels of the compared classes
    (``classes``: blots, microscopy, unclassified; charts and flow cytometry are skipped)
    and of a usable size are kept. A figure with fewer than two says nothing.
-2. :mod:`~forgeseg.matchers.pairs.shortlist`: pairs of one class and plausible areas,
-   ranked by a global descriptor, the best ``top_k`` per panel, ``max_pairs`` in all.
+2. :mod:`~forgeseg.matchers.pairs.shortlist`: pairs of plausible areas (of one class with
+   ``same_class``), ranked by a global descriptor, the best ``top_k`` per panel,
+   ``max_pairs`` in all.
 3. :mod:`~forgeseg.matchers.pairs.features`: keypoints of each panel (RootSIFT, or ALIKED
    matched by LightGlue), in the identity pose and the mirrored or turned poses, their
    locations mapped back to the panel.

@@ -1,12 +1,13 @@
 """Which panel pairs are worth matching: compatible panels, ranked by a global descriptor.
 
 A figure of n panels has n (n - 1) / 2 pairs and keypoint matching costs tens of
-milliseconds per pair, so pairs are first filtered by what a reuse must keep (the same
-class, areas within a plausible scale) and ranked by a cheap descriptor of each panel
-(4th place: ResNet-50 retrieval, top 3 per panel). Here the descriptor is pose-invariant
-histograms of grey level and gradient magnitude, plus a small z-scored thumbnail compared
-under the 8 flips and quarter turns: the thumbnail says which pose a reused panel is in,
-and the histograms still rank two overlapping crops (whose thumbnails do not align) high.
+milliseconds per pair, so pairs are first filtered by what a reuse must keep (areas within
+a plausible scale; the same class with ``same_class``) and ranked by a cheap descriptor
+of each panel (4th place: ResNet-50 retrieval, top 3 per panel). Here the descriptor is
+pose-invariant histograms of grey level and gradient magnitude, plus a small z-scored
+thumbnail compared under the 8 flips and quarter turns: the thumbnail says which pose a
+reused panel is in, and the histograms still rank two overlapping crops (whose thumbnails
+do not align) high.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def shortlist(
 
     Args:
         summaries: one :class:`Summary` per panel.
-        classes: each panel's class; only panels of one class are paired.
+        classes: each panel's class; with ``cfg.same_class`` only panels of one class are
+            paired.
         boxes: each panel's (x0, y0, x1, y1); pairs whose areas differ by more than
             ``cfg.max_area_ratio`` are dropped (a reuse keeps its scale within 0.5-2 on a
             side, a crop loses some of it).
