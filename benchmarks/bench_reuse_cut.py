@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from forgeseg.config import as_dict, load_params
 from forgeseg.core.atomic import write_json, write_text
@@ -192,7 +193,9 @@ def main() -> None:
         ]
         log.info("%s structure: pairs on %d figures, %d worker(s)", kind, len(tasks), args.workers)
         with ProcessPoolExecutor(args.workers) as pool:
-            rows = list(pool.map(_one, tasks, chunksize=4))
+            rows = list(
+                tqdm(pool.map(_one, tasks, chunksize=4), total=len(tasks), desc=kind, unit="figure")
+            )
         res["structures"][kind] = _summary(rows)
         found = Counter({k: v["found"] for k, v in res["structures"][kind]["by_kind"].items()})
         log.info("%s: found %s", kind, dict(found))
