@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_reuse import _meta, test_sets
+from bench_reuse import _meta, add_set_arguments, parse_set_arguments, test_sets
 from forgeseg.config import load_params, resolve_device
 from forgeseg.core.atomic import write_json, write_text
 from forgeseg.core.errors import DataError
@@ -153,11 +153,7 @@ def _markdown(res: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--large", type=int, default=300, help="compound test figures generated")
-    ap.add_argument("--large-seed", type=int, default=11)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--work", default="benchmarks/.work")
+    add_set_arguments(ap)
     ap.add_argument("--decision", default=str(PATHS.decision), help="the learned trees")
     ap.add_argument(
         "--summary",
@@ -166,9 +162,7 @@ def main() -> None:
     )
     ap.add_argument("--out", default=str(RESULTS / "decision.json"))
     ap.add_argument("--md", default=str(RESULTS / "decision.md"))
-    args = ap.parse_args()
-    if args.large < 1 or args.workers < 1:
-        ap.error("--large and --workers must be at least 1")
+    args = parse_set_arguments(ap)
     params = load_params(args.params)
     configs = _calibrated(params, Path(args.summary))
     trees = Path(args.decision)

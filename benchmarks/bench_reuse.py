@@ -358,18 +358,30 @@ def _markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_set_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of the large generated set (:func:`test_sets`) every benchmark on it
+    takes: ``--params``, ``--large``, ``--large-seed``, ``--workers``, ``--work``."""
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--large", type=int, default=300, help="compound test figures generated")
     ap.add_argument("--large-seed", type=int, default=11)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--work", default="benchmarks/.work")
-    ap.add_argument("--out", default=str(RESULTS / "reuse.json"))
-    ap.add_argument("--md", default=str(RESULTS / "reuse.md"))
+
+
+def parse_set_arguments(ap: argparse.ArgumentParser) -> argparse.Namespace:
+    """``ap``'s arguments, with those of :func:`add_set_arguments` checked."""
     args = ap.parse_args()
     if args.large < 1 or args.workers < 1:
         ap.error("--large and --workers must be at least 1")
+    return args
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_set_arguments(ap)
+    ap.add_argument("--out", default=str(RESULTS / "reuse.json"))
+    ap.add_argument("--md", default=str(RESULTS / "reuse.md"))
+    args = parse_set_arguments(ap)
     params = load_params(args.params)
     decision = load_calibration(PATHS.calibration, params.detect)
     inputs = _inputs(params)

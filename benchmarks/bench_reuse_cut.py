@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from bench_reuse import _large_root, _meta, add_set_arguments, best_f1, parse_set_arguments
 from forgeseg.config import as_dict, load_params
 from forgeseg.core.atomic import write_json, write_text
 from forgeseg.core.imageio import read_image
@@ -86,8 +87,6 @@ def _one(task: tuple) -> dict[str, Any]:
     structure = _structure(kind, image, truth, model)
     res = detect(image, cfg, structure)
     seconds = time.perf_counter() - start
-    from bench_reuse import best_f1
-
     true = decode_annotation(annotation, (h, w), case_id=cid)
     f1 = best_f1(res.instances, true) if len(true) else np.zeros(0)
     return {
@@ -142,22 +141,14 @@ def _markdown(res: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    from bench_reuse import _large_root, _meta
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--large", type=int, default=300)
-    ap.add_argument("--large-seed", type=int, default=11)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--work", default="benchmarks/.work")
+    add_set_arguments(ap)
     ap.add_argument("--features", default=None, help="rootsift | aliked (default: params)")
     ap.add_argument("--panels-model", default="models/panels.pt")
     ap.add_argument("--structures", default="true,classical,learned", help="comma-separated")
     ap.add_argument("--out", default=str(RESULTS / "reuse_cut.json"))
     ap.add_argument("--md", default=str(RESULTS / "reuse_cut.md"))
-    args = ap.parse_args()
-    if args.large < 1 or args.workers < 1:
-        ap.error("--large and --workers must be at least 1")
+    args = parse_set_arguments(ap)
     params = load_params(args.params)
     cfg = params.detect.pairs
     if args.features is not None:
