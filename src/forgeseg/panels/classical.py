@@ -105,17 +105,16 @@ def _cut(
         out.append(box)
 
 
-def _band_ratio(grey: np.ndarray) -> float:
-    """Mean vertical over mean horizontal gradient: above 1 where horizontal edges rule,
-    as the bands of a blot make them (cells, tissue and charts have no such direction)."""
-    gx = float(np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)).mean())
-    gy = float(np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1)).mean())
-    return gy / max(gx, 1e-3)
+def _band_ratio(gx: np.ndarray, gy: np.ndarray) -> float:
+    """Mean vertical over mean horizontal gradient (Sobel ``gx``, ``gy``): above 1 where
+    horizontal edges rule, as the bands of a blot make them (cells, tissue and charts have
+    no such direction)."""
+    return float(np.abs(gy).mean()) / max(float(np.abs(gx).mean()), 1e-3)
 
 
-def _crisp_share(grey: np.ndarray) -> float:
+def _crisp_share(gx: np.ndarray, gy: np.ndarray) -> float:
     """Share of the edge pixels that are crisp: drawn lines and type, not soft bands."""
-    g = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    g = np.hypot(gx, gy)
     return float((g > _CRISP_EDGE).sum() / max(int((g > _SOFT_EDGE).sum()), 1))
 
 
@@ -137,11 +136,12 @@ def classify_panel(crop: np.ndarray) -> str:
         if med < _PAPER and not _drawn_in_colour(crop, grey):
             return "microscopy"  # stained tissue, fluorescence, photographs
         return _paper_class(grey)
-    if _band_ratio(grey) > _BANDS:
+    gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    if _band_ratio(gx, gy) > _BANDS:
         return "blot"
     ink = float((np.abs(grey - med) > 30).mean())
     if ink > _SPARSE_INK:
-        return _paper_class(grey) if _crisp_share(grey) > _CRISP else "microscopy"
+        return _paper_class(grey) if _crisp_share(gx, gy) > _CRISP else "microscopy"
     if float(grey.std()) < _FLAT_STD:
         return "other"
     mid = float(((grey >= 60) & (grey < 200)).mean())
